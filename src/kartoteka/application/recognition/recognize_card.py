@@ -1,0 +1,103 @@
+"""RecognizeCard: from the bytes of one scan to a structured transcript.
+
+This is the whole pipeline as the linguist sees it: detect words, arrange
+them into lines in reading order, read them batch by batch. Between batches
+it reports progress and honours cancellation, which is what lets a worker
+stop within about a second instead of after the whole card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic
+
+from kartoteka.application.ports.progress import CancellationSignal, Progress, ProgressReporter
+from kartoteka.application.ports.recognition import (
+    CardImageLoader,
+    ImageT,
+    Reading,
+    TextRecognizer,
+    WordDetector,
+)
+from kartoteka.domain.recognition.errors import RecognitionCancelledError, RecognitionError
+from kartoteka.domain.recognition.layout import Detection, LayoutRules, arrange_words
+from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
+
+STAGE_DECODING = "decoding"
+STAGE_DETECTING = "detecting"
+STAGE_READING = "reading"
+
+
+class RecognizeCard(Generic[ImageT]):
+    def __init__(
+        self,
+        loader: CardImageLoader[ImageT],
+        detector: WordDetector[ImageT],
+        recognizer: TextRecognizer[ImageT],
+        rules: LayoutRules,
+    ) -> None:
+        self._loader = loader
+        self._detector = detector
+        self._recognizer = recognizer
+        self._rules = rules
+
+    async def __call__(
+        self,
+        data: bytes,
+        *,
+        progress: ProgressReporter | None = None,
+        cancelled: CancellationSignal | None = None,
+    ) -> Transcript:
+        async def report(stage: str, done: int, total: int) -> None:
+            if progress is not None:
+                await progress(Progress(stage, done, total))
+
+        async def stop_if_cancelled() -> None:
+            if cancelled is not None and await cancelled():
+                raise RecognitionCancelledError("recognition was cancelled")
+
+        await report(STAGE_DECODING, 0, 1)
+        image = await self._loader.load(data)
+        await stop_if_cancelled()
+        await report(STAGE_DETECTING, 0, 1)
+        detections = await self._detector.detect(image)
+        lines = arrange_words(detections, image.width, image.height, self._rules)
+        words = [det for line in lines for det in line]
+        await report(STAGE_READING, 0, len(words))
+
+        readings: list[Reading] = []
+        step = max(1, self._recognizer.batch_size)
+        for start in range(0, len(words), step):
+            await stop_if_cancelled()
+            batch = words[start : start + step]
+            got = await self._recognizer.read(image, [d.box for d in batch])
+            if len(got) != len(batch):
+                raise RecognitionError(f"recogniser returned {len(got)} readings for {len(batch)} boxes")
+            readings.extend(got)
+            await report(STAGE_READING, len(readings), len(words))
+
+        return Transcript(
+            width=image.width,
+            height=image.height,
+            lines=_assemble(lines, readings),
+            models=(self._detector.identity, self._recognizer.identity),
+        )
+
+
+def _assemble(lines: Sequence[Sequence[Detection]], readings: Sequence[Reading]) -> tuple[TranscriptLine, ...]:
+    it = iter(readings)
+    result: list[TranscriptLine] = []
+    for line in lines:
+        words = []
+        for det in line:
+            reading = next(it)
+            words.append(
+                TranscriptWord(
+                    text=reading.text,
+                    box=det.box,
+                    detection_confidence=det.confidence,
+                    recognition_confidence=reading.confidence,
+                )
+            )
+        result.append(TranscriptLine(words=tuple(words)))
+    return tuple(result)

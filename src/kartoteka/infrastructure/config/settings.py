@@ -1,0 +1,190 @@
+"""Configuration: a YAML file, overridden by ``KARTOTEKA__SECTION__KEY`` variables.
+
+Every setting has a safe default so that ``kartoteka`` runs with no file at
+all; deployments override only what differs. A bad value stops start-up with
+a message that names the setting and the variable that would set it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "KARTOTEKA__"
+ENV_DELIMITER = "__"
+CONFIG_PATH_VARIABLE = "KARTOTEKA_CONFIG"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorSettings(Section):
+    """YOLO word detector (ultralytics)."""
+
+    model: str = Field(
+        "Daniil-Domino/yolo11x-dialectic",
+        description="Local .pt/.onnx file or directory, or a hub id resolved from the local hub cache.",
+    )
+    filename: str = Field("model.pt", description="File to use when `model` is a directory or hub id.")
+    conf: float = Field(0.3, ge=0.0, le=1.0, description="Confidence threshold (reference notebook: 0.3).")
+    iou: float = Field(0.7, ge=0.0, le=1.0, description="NMS IoU threshold.")
+    imgsz: int = Field(640, ge=32, le=4096, description="Network input size in pixels.")
+    max_det: int = Field(300, ge=1, le=10_000, description="Most boxes kept per card.")
+    input_width: int | None = Field(
+        1280,
+        ge=32,
+        description="Resize cards to this width before detection (notebook: 1280); null keeps the original.",
+    )
+    input_height: int | None = Field(
+        900,
+        ge=32,
+        description="Resize cards to this height before detection (notebook: 900); null keeps the original.",
+    )
+
+
+class LayoutSettings(Section):
+    """Line grouping rules (reference §5 thresholds)."""
+
+    containment_threshold: float = Field(0.9, gt=0.0, le=1.0)
+    line_overlap_threshold: float = Field(0.6, gt=0.0, le=1.0)
+    merge_overlapping: bool = True
+
+
+class GenerationSettings(Section):
+    """Decoding settings; null means the checkpoint's own generation_config value."""
+
+    num_beams: int | None = Field(None, ge=1, le=32)
+    max_length: int | None = Field(None, ge=1, le=1024)
+    max_new_tokens: int | None = Field(None, ge=1, le=1024)
+    no_repeat_ngram_size: int | None = Field(None, ge=0)
+    length_penalty: float | None = None
+    early_stopping: bool | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class RecognizerSettings(Section):
+    """TrOCR word recogniser."""
+
+    backend: Literal["pytorch", "onnx"] = "pytorch"
+    model: str = Field(
+        "Daniil-Domino/trocr-base-ru-dialectic-stackmix",
+        description="Local directory or hub id (ONNX: CherryJam/trocr-base-ru-dialectic-stackmix-onnx).",
+    )
+    batch_size: int = Field(16, ge=1, le=512, description="Word crops per generate() call.")
+    generation: GenerationSettings = GenerationSettings()
+
+
+class InferenceSettings(Section):
+    """Where and how models run."""
+
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    fp16: bool = Field(False, description="Half precision on CUDA (ignored on CPU).")
+    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; null keeps torch's default.")
+    torch_interop_threads: int | None = Field(None, ge=1, description="torch inter-op threads.")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        v = value.strip().lower()
+        if v in {"auto", "cpu", "cuda"}:
+            return v
+        if v.startswith("cuda:") and v[5:].isdigit():
+            return v
+        raise ValueError("must be auto, cpu, cuda or cuda:N")
+
+
+class RecognitionSettings(Section):
+    detector: DetectorSettings = DetectorSettings()
+    layout: LayoutSettings = LayoutSettings()
+    recognizer: RecognizerSettings = RecognizerSettings()
+    max_pixels: int = Field(100_000_000, ge=1, description="Largest image (width × height) accepted for decoding.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        env_parse_none_str="null",
+        extra="forbid",
+        frozen=True,
+    )
+
+    recognition: RecognitionSettings = RecognitionSettings()
+    inference: InferenceSettings = InferenceSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: a variable overrides what the YAML file (passed
+        # as init values) says, so one image runs in many deployments.
+        return (env_settings, init_settings)
+
+
+class ConfigurationError(Exception):
+    """A configuration file or variable is unusable; the message says which and why."""
+
+
+def load_settings(config_path: Path | str | None = None) -> Settings:
+    """Read the YAML file (argument, else ``$KARTOTEKA_CONFIG``, else none) and the environment."""
+    path = config_path or os.environ.get(CONFIG_PATH_VARIABLE) or None
+    values: dict[str, Any] = {}
+    if path:
+        values = _read_yaml(Path(path))
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc, path)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"configuration file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"configuration file {path} must hold a mapping at the top level")
+    return data
+
+
+def _describe(exc: ValidationError, path: str | Path | None) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        dotted = ".".join(loc)
+        variable = ENV_PREFIX + ENV_DELIMITER.join(p.upper() for p in loc)
+        problems.append(f"  {dotted} (or {variable}): {err['msg']}")
+    source = f" (file {path} and environment)" if path else " (environment)"
+    return "invalid configuration" + source + ":\n" + "\n".join(problems)
+
+
+def iter_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) -> list[tuple[str, Any, str]]:
+    """Every environment variable a setting can be given by, with its default and description."""
+    found: list[tuple[str, Any, str]] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        variable = prefix + name.upper()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.extend(iter_variables(annotation, variable + ENV_DELIMITER))
+        else:
+            found.append((variable, field.default, field.description or ""))
+    return found

@@ -1,0 +1,42 @@
+"""The ``kartoteka`` command line: commands and their arguments."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kartoteka",
+        description="Kartoteka: recognition and retrieval for archives of handwritten word cards.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="YAML configuration file (default: $KARTOTEKA_CONFIG); KARTOTEKA__SECTION__KEY variables override it",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    recognize = commands.add_parser(
+        "recognize",
+        help="read word cards with the configured models and print their transcripts",
+        description="Detect, group and read the words on card scans; print one transcript per card.",
+    )
+    recognize.add_argument("cards", nargs="+", type=Path, metavar="CARD", help="image files")
+    recognize.add_argument("--format", choices=("json", "txt"), default="json", help="output format (default json)")
+
+    dev = commands.add_parser("dev", help="developer tools")
+    dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
+    fixtures = dev_commands.add_parser(
+        "fixtures",
+        help="build tiny untrained models and synthetic word cards, and a config that uses them",
+        description=(
+            "Writes DIR/models (a YOLO built from yolov8n.yaml and a small TrOCR-style model, both "
+            "untrained), DIR/cards (synthetic Cyrillic word cards with ground truth) and DIR/config.yaml."
+        ),
+    )
+    fixtures.add_argument("directory", type=Path, metavar="DIR")
+    fixtures.add_argument("--cards", type=int, default=3, help="number of synthetic cards (default 3)")
+    fixtures.add_argument("--onnx", action="store_true", help="also export the recogniser to ONNX")
+    return parser
