@@ -153,7 +153,9 @@ async def test_a_recogniser_that_loses_words_is_an_error_not_a_shifted_transcrip
         async def read(self, image: Page, boxes: Sequence[Box]) -> list[Reading]:
             return (await super().read(image, boxes))[:-1]
 
-    use_case = RecognizeCard(DictLoader({b"c": CARD}), ListedDetector(detections_in_scrambled_order()), Lossy(8), LayoutRules())
+    use_case = RecognizeCard(
+        DictLoader({b"c": CARD}), ListedDetector(detections_in_scrambled_order()), Lossy(8), LayoutRules()
+    )
     with pytest.raises(RecognitionError, match="4 readings for 5 boxes"):
         await use_case(b"c")
 

@@ -98,7 +98,7 @@ def test_bad_yaml_and_missing_file_are_clear_errors(tmp_path: Path) -> None:
 def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "k.yaml"
     config.write_text("recognition:\n  detectr:\n    conf: 0.4\n", encoding="utf-8")
-    with pytest.raises(ConfigurationError, match="recognition.detectr"):
+    with pytest.raises(ConfigurationError, match=r"recognition\.detectr"):
         load_settings(config)
 
 

@@ -68,9 +68,15 @@ def build_tiny_recognizer(
     vocab_size: int = 600,
     max_length: int = 12,
     num_beams: int = 4,
+    init_std: float = 0.2,
     seed: int = 0,
 ) -> Path:
-    """A small VisionEncoderDecoder (ViT encoder + TrOCR decoder) with the fine-tune's generation settings."""
+    """A small VisionEncoderDecoder (ViT encoder + TrOCR decoder) with the fine-tune's generation settings.
+
+    Weights are drawn wider than the usual 0.02 so that the untrained model's
+    output depends on its input: tests compare outputs across batch sizes,
+    backends and colour orders, which means nothing if every input reads alike.
+    """
     import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import (
@@ -109,6 +115,7 @@ def build_tiny_recognizer(
         num_hidden_layers=encoder_layers,
         num_attention_heads=heads,
         intermediate_size=encoder_hidden * 4,
+        initializer_range=init_std,
     )
     decoder = TrOCRConfig(
         vocab_size=len(tokenizer),
@@ -116,6 +123,7 @@ def build_tiny_recognizer(
         decoder_layers=decoder_layers,
         decoder_attention_heads=heads,
         decoder_ffn_dim=decoder_hidden * 4,
+        init_std=init_std,
         max_position_embeddings=max(64, max_length + 8),
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,

@@ -78,7 +78,10 @@ class TrOcrRecognizer:
         """The model input for RGB crops, on the model's device and precision."""
         import torch
 
-        values = self._processor(images=list(crops), return_tensors="pt").pixel_values
+        # Crops of a few pixels make the processor guess the channel axis wrongly; tell it.
+        values = self._processor(
+            images=list(crops), return_tensors="pt", input_data_format="channels_last"
+        ).pixel_values
         if self._settings.backend == "pytorch":
             values = values.to(self._device.name)
             if self._device.fp16:
