@@ -20,6 +20,9 @@ from kartoteka.infrastructure.ml.offline import prepare_offline_environment  # n
 
 prepare_offline_environment()
 
+# Real-server fixtures (PostgreSQL, RabbitMQ, Redis, S3, SMTP), started only when a test asks.
+pytest_plugins = ["tests.harness.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -35,13 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _recognize(settings: Settings, args: argparse.Namespace) -> int:
     from kartoteka.di import CardRecognition, recognition_container
     from kartoteka.domain.recognition.errors import ModelUnavailableError
+    from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
     from kartoteka.presentation.cli.recognize import print_transcripts
 
     container = recognition_container(settings)
     try:
         try:
             recognize = await container.get(CardRecognition)
-        except ModelUnavailableError as exc:
+        except (ModelUnavailableError, DeviceUnavailableError) as exc:
             print(f"kartoteka: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         return await print_transcripts(recognize, args.cards, args.format, sys.stdout, sys.stderr)

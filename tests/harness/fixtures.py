@@ -34,8 +34,8 @@ __all__ = [
     "rabbitmq_server",
     "redis_server",
     "s3_server",
-    "smtp_server",
     "smtp_inbox",
+    "smtp_server",
 ]
 
 
@@ -82,8 +82,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         secret_key = _env("KARTOTEKA_TEST_S3_SECRET_KEY")
         if not (access_key and secret_key):
             raise pytest.UsageError(
-                "KARTOTEKA_TEST_S3_ENDPOINT needs KARTOTEKA_TEST_S3_ACCESS_KEY and "
-                "KARTOTEKA_TEST_S3_SECRET_KEY"
+                "KARTOTEKA_TEST_S3_ENDPOINT needs KARTOTEKA_TEST_S3_ACCESS_KEY and KARTOTEKA_TEST_S3_SECRET_KEY"
             )
         region = _env("KARTOTEKA_TEST_S3_REGION") or REGION
         yield S3Server.from_endpoint(endpoint, access_key, secret_key, region)

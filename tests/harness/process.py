@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import pwd
 import signal
@@ -98,7 +99,7 @@ def run_cleanups() -> None:
             func = _cleanups[-1]
         try:
             func()
-        except Exception as exc:  # noqa: BLE001 - a failing cleanup must not block the others
+        except Exception as exc:
             _warn(f"cleanup failed: {exc!r}")
 
 
@@ -122,7 +123,7 @@ def wait_for(
         try:
             if condition():
                 return
-        except Exception as exc:  # noqa: BLE001 - see docstring
+        except Exception as exc:
             last_error = exc
         if process is not None and process.exited():
             raise process.start_error(f"exited with code {process.returncode} before {what}")
@@ -213,13 +214,10 @@ class ManagedProcess:
             parts += [f"--- {extra} ---", log_tail(extra)]
         return ServerStartError("\n".join(parts))
 
-    def _signal_group(self, sig: signal.Signals) -> bool:
-        """Signal the whole group (the session id equals our child's PID); False if it is gone."""
-        try:
+    def _signal_group(self, sig: signal.Signals) -> None:
+        """Signal the whole group (its id is our child's PID, as it leads a new session)."""
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            return False
-        return True
 
     def _stop(self) -> None:
         """Ask the leader politely, then SIGKILL the whole group.

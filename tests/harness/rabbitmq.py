@@ -115,10 +115,7 @@ def _environment(workdir: Path, port: int) -> dict[str, str]:
     conf_env.write_text("")
     config = workdir / "rabbitmq.conf"
     # The disk alarm threshold is lowered so a nearly full CI disk does not block publishers.
-    config.write_text(
-        f"listeners.tcp.default = {LOOPBACK}:{port}\n"
-        "disk_free_limit.absolute = 1MB\n"
-    )
+    config.write_text(f"listeners.tcp.default = {LOOPBACK}:{port}\ndisk_free_limit.absolute = 1MB\n")
     return {
         **os.environ,
         "HOME": str(home),
@@ -132,6 +129,8 @@ def _environment(workdir: Path, port: int) -> dict[str, str]:
         "RABBITMQ_LOG_BASE": str(workdir / "log"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
         "RABBITMQ_CONFIG_FILE": str(config),
+        # Never created: keeps a developer's /etc/rabbitmq/advanced.config out of the test node.
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(workdir / "advanced.config"),
         "RABBITMQ_CONF_ENV_FILE": str(conf_env),
         "RABBITMQ_PID_FILE": str(workdir / "rabbitmq.pid"),
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",

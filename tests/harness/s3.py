@@ -42,9 +42,7 @@ class S3Server:
     url: str
 
     @classmethod
-    def from_endpoint(
-        cls, endpoint: str, access_key: str, secret_key: str, region: str = REGION
-    ) -> S3Server:
+    def from_endpoint(cls, endpoint: str, access_key: str, secret_key: str, region: str = REGION) -> S3Server:
         """Accept ``host:port`` or a full ``http(s)://host:port`` URL for external servers."""
         if "://" not in endpoint:
             endpoint = f"http://{endpoint}"
@@ -121,13 +119,23 @@ def running_s3(workdir: Path) -> Iterator[S3Server]:
         "AWS_SECRET_ACCESS_KEY": server.secret_key,
     }
     argv = [
-        weed_binary(), "mini", f"-dir={workdir / 'data'}", f"-ip={LOOPBACK}",
-        f"-ip.bind={LOOPBACK}", f"-s3.port={s3}", f"-master.port={master}",
-        f"-volume.port={volume}", f"-filer.port={filer}",
+        weed_binary(),
+        "mini",
+        f"-dir={workdir / 'data'}",
+        f"-ip={LOOPBACK}",
+        f"-ip.bind={LOOPBACK}",
+        f"-s3.port={s3}",
+        f"-master.port={master}",
+        f"-volume.port={volume}",
+        f"-filer.port={filer}",
         # The admin server starts even with its UI off, on a fixed default port: move it too.
-        f"-admin.port={admin}", "-admin.ui=false", "-webdav=false",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
-        f"-filer.localSocket={workdir / 'filer.sock'}", f"-s3.localSocket={workdir / 's3.sock'}",
+        f"-admin.port={admin}",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-filer.localSocket={workdir / 'filer.sock'}",
+        f"-s3.localSocket={workdir / 's3.sock'}",
     ]
     (workdir / "data").mkdir(exist_ok=True)
     proc = ManagedProcess("seaweedfs", argv, log_path=workdir / "weed.log", env=env, cwd=workdir)

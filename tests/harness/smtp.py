@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
 from .ports import LOOPBACK, free_port
 from .process import register_cleanup
@@ -29,8 +29,7 @@ class ReceivedMessage:
 
     @property
     def message(self) -> EmailMessage:
-        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
-        return cast(EmailMessage, parsed)
+        return email.message_from_bytes(self.data, policy=email.policy.default)
 
     @property
     def subject(self) -> str:
@@ -48,7 +47,7 @@ class Inbox:
         self._received: list[ReceivedMessage] = []
         self._condition = threading.Condition()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd handler hook; the name is fixed by aiosmtpd."""
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
@@ -68,9 +67,7 @@ class Inbox:
         with self._condition:
             return list(self._received)
 
-    def wait_for(
-        self, predicate: Callable[[ReceivedMessage], bool], timeout: float = 10.0
-    ) -> ReceivedMessage:
+    def wait_for(self, predicate: Callable[[ReceivedMessage], bool], timeout: float = 10.0) -> ReceivedMessage:
         """The first received message matching ``predicate``, waiting up to ``timeout`` s."""
         found: list[ReceivedMessage] = []
 
@@ -110,9 +107,7 @@ class SmtpServer:
 
     def _require_inbox(self) -> Inbox:
         if self.inbox is None:
-            raise RuntimeError(
-                f"SMTP server {self.host}:{self.port} is external; its messages cannot be read"
-            )
+            raise RuntimeError(f"SMTP server {self.host}:{self.port} is external; its messages cannot be read")
         return self.inbox
 
 

@@ -27,8 +27,6 @@ from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
 from tests.harness.smtp import Inbox, SmtpServer
 
-pytestmark = pytest.mark.asyncio
-
 
 async def test_postgres_is_18_with_pgvector_hnsw(postgres_server: PostgresServer) -> None:
     connection = await asyncpg.connect(postgres_server.dsn)
@@ -37,9 +35,7 @@ async def test_postgres_is_18_with_pgvector_hnsw(postgres_server: PostgresServer
         assert version.startswith("PostgreSQL 18"), version
 
         await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        await connection.execute(
-            "CREATE TEMP TABLE cards (name text PRIMARY KEY, embedding vector(3) NOT NULL)"
-        )
+        await connection.execute("CREATE TEMP TABLE cards (name text PRIMARY KEY, embedding vector(3) NOT NULL)")
         # Axis-aligned and diagonal vectors: the cosine neighbour of the query is unambiguous.
         rows = [
             ("x", "[1,0,0]"),
@@ -48,12 +44,8 @@ async def test_postgres_is_18_with_pgvector_hnsw(postgres_server: PostgresServer
             ("xy", "[1,1,0]"),
             ("yz", "[0,1,1]"),
         ]
-        await connection.executemany(
-            "INSERT INTO cards (name, embedding) VALUES ($1, $2::vector)", rows
-        )
-        await connection.execute(
-            "CREATE INDEX cards_embedding_hnsw ON cards USING hnsw (embedding vector_cosine_ops)"
-        )
+        await connection.executemany("INSERT INTO cards (name, embedding) VALUES ($1, $2::vector)", rows)
+        await connection.execute("CREATE INDEX cards_embedding_hnsw ON cards USING hnsw (embedding vector_cosine_ops)")
         # Five rows would be seq-scanned; forcing the index proves HNSW itself answers.
         await connection.execute("SET enable_seqscan = off")
         query = "SELECT name FROM cards ORDER BY embedding <=> $1::vector LIMIT $2"
@@ -92,21 +84,18 @@ async def test_rabbitmq_round_trips_a_persistent_message(
 async def test_redis_delivers_pubsub_messages(redis_server: RedisServer) -> None:
     channel = f"harness-{uuid.uuid4().hex}"
     client = aioredis.from_url(redis_server.url)
-    pubsub = client.pubsub()
-    try:
+    async with client, client.pubsub() as pubsub:
         await pubsub.subscribe(channel)
         # Publishing before the server confirms the subscription could lose the message.
         confirmation = await pubsub.get_message(timeout=10)
-        assert confirmation is not None and confirmation["type"] == "subscribe"
+        assert confirmation is not None
+        assert confirmation["type"] == "subscribe"
 
         assert await client.publish(channel, b"hello") == 1
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
         assert message is not None
         assert message["channel"] == channel.encode()
         assert message["data"] == b"hello"
-    finally:
-        await pubsub.aclose()
-        await client.aclose()
 
 
 async def test_s3_checks_signatures_and_serves_presigned_urls(s3_server: S3Server) -> None:
@@ -166,9 +155,7 @@ async def test_smtp_records_sent_mail(smtp_server: SmtpServer, smtp_inbox: Inbox
             smtp.send_message(message)
 
     await asyncio.to_thread(send)
-    received = await asyncio.to_thread(
-        smtp_server.wait_for_message, lambda m: m.subject == subject, 10
-    )
+    received = await asyncio.to_thread(smtp_server.wait_for_message, lambda m: m.subject == subject, 10)
     assert received in smtp_inbox.messages
     assert received.rcpt_tos == ("archivist@example.org",)
     assert received.mail_from == "kartoteka@example.org"

@@ -12,6 +12,7 @@ from kartoteka.infrastructure.config.settings import (
     iter_variables,
     load_settings,
 )
+from kartoteka.infrastructure.config.template import render_env_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,6 +101,11 @@ def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
     config.write_text("recognition:\n  detectr:\n    conf: 0.4\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"recognition\.detectr"):
         load_settings(config)
+
+
+def test_env_template_is_up_to_date() -> None:
+    # Regenerate with: python -m kartoteka.infrastructure.config.template > .env.local.template
+    assert (ROOT / ".env.local.template").read_text(encoding="utf-8") == render_env_template()
 
 
 def test_env_template_lists_every_variable() -> None:

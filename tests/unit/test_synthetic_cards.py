@@ -34,11 +34,11 @@ DELPHINE = Path("/usr/share/fonts/truetype/sjfonts/Delphine.ttf")
 
 pytestmark = pytest.mark.skipif(not usable_fonts(), reason="no handwriting font with Cyrillic installed")
 
-SEEDS = range(8)  # covers all four fonts
-FEW = range(4)
+SEEDS = (0, 1, 2, 3, 6)  # all four fonts: setofont, SteveHand, kiloji, SteveHand, Klee One
+FEW = (0, 1, 2, 6)  # one card per font
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def card(
     seed: int,
     n_words: int | None = None,
@@ -78,7 +78,7 @@ def regroup(words: list[CardWord]) -> list[list[str]]:
     dets = [Detection(Box(*map(float, w.box)), 1.0) for w in words]
     by_box = {w.box: w.text for w in words}
     lines = group_into_lines(dets)
-    return [[by_box[tuple(int(v) for v in d.box.as_tuple())] for d in line] for line in lines]
+    return [[by_box[int(d.box.x1), int(d.box.y1), int(d.box.x2), int(d.box.y2)] for d in line] for line in lines]
 
 
 def test_same_seed_same_card() -> None:
@@ -133,7 +133,8 @@ def test_boxes_inside_image_with_ink(seed: int) -> None:
     dark = darkness(c.image)
     for word in c.words:
         x1, y1, x2, y2 = word.box
-        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, word
+        assert 0 <= x1 < x2 <= w, word
+        assert 0 <= y1 < y2 <= h, word
         inside = dark[y1:y2, x1:x2]
         assert inside.mean() > 12, f"{word.text!r} has no ink in its box"
         assert inside.max() > 80, word.text
@@ -154,7 +155,8 @@ def test_reading_order(seed: int) -> None:
         assert line, "empty line"
         assert all(w.line == i for w in line)
         xs = [w.box[0] for w in line]
-        assert xs == sorted(xs) and len(set(xs)) == len(xs)
+        assert xs == sorted(xs)
+        assert len(set(xs)) == len(xs)
     for upper, lower in itertools.pairwise(c.lines):
         assert max(w.box[3] for w in upper) <= min(w.box[1] for w in lower), "lines overlap vertically"
 
@@ -199,7 +201,7 @@ def test_text_is_nfc_and_joined_by_lines(seed: int) -> None:
 
 def test_dialect_marks_appear_across_cards() -> None:
     text = "".join(card(s, n_words=30).text + card(s).text for s in FEW)
-    text += "".join(render_card(s, n_words=60, noise=False, blur=False).text for s in range(100, 104))
+    text += "".join(render_card(s, n_words=60, noise=False, blur=False).text for s in range(100, 103))
     assert "\u203f" in text
     assert any(m in unicodedata.normalize("NFD", text) for m in ("\u0306", "\u0311", "\u0302", "\u0304"))
 
@@ -212,8 +214,8 @@ def test_clean_boxes_are_tight_and_complete(seed: int) -> None:
     for word in c.words:
         x1, y1, x2, y2 = word.box
         ys, xs = np.nonzero(dark[y1:y2, x1:x2] > 50)
-        assert xs.min() <= 4 and ys.min() <= 4, word
-        assert (x2 - x1 - 1) - xs.max() <= 4 and (y2 - y1 - 1) - ys.max() <= 4, word
+        gaps = (xs.min(), ys.min(), (x2 - x1 - 1) - xs.max(), (y2 - y1 - 1) - ys.max())
+        assert max(gaps) <= 4, (word, gaps)
         covered[y1:y2, x1:x2] = True
     strong = dark > 100
     assert not (strong & ~covered).any(), "ink outside every box (a cut-off stress mark?)"
@@ -248,7 +250,8 @@ def test_write_cards_round_trips(tmp_path: Path) -> None:
     truth = json.loads((tmp_path / "cards" / "ground_truth.json").read_text(encoding="utf-8"))
     assert len(truth) == 2
     for (path, c), entry in zip(written, truth, strict=True):
-        assert path.is_file() and path.parent == tmp_path / "cards"
+        assert path.is_file()
+        assert path.parent == tmp_path / "cards"
         assert entry["file"] == path.name
         assert entry["text"] == c.text
         lines = [[CardWord(w["text"], tuple(w["box"]), i) for w in line] for i, line in enumerate(entry["lines"])]

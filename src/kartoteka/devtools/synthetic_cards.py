@@ -16,11 +16,12 @@ other by at least :data:`LINE_OVERLAP` of each box's height (every pair on an
 unrotated card, reading-order neighbours on a rotated one, where the slope of
 the line makes the far ends of a line drift apart).
 
-None of the installed handwriting fonts positions combining marks properly
-(Klee One draws the acute but offsets it, the others lack the marks or have
-empty glyphs), so marks are placed by this module: the font's own mark glyph
-when it has real ink, otherwise a pen stroke drawn here, centred over the
-vowel's ink.
+None of the installed handwriting fonts can be trusted with combining marks
+(Klee One has the acute, breve, circumflex, macron and diaeresis but places
+them for its full-width cells, setofont's marks are empty, SteveHand and
+kiloji have none, and HarfBuzz adds a dotted circle under a lone mark), so
+marks are placed by this module: the font's own mark glyph when it has real
+ink, otherwise a pen stroke drawn here, centred over the vowel's ink.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 __all__ = [
     "ACUTE",
-    "RARE_MARKS",
-    "UNDERTIE",
     "DEFAULT_FONT_CANDIDATES",
     "LINE_OVERLAP",
+    "RARE_MARKS",
+    "UNDERTIE",
     "CardWord",
     "RenderOptions",
     "SyntheticCard",
@@ -241,6 +242,18 @@ _VILLAGES_ONE = (
     "Азаполье",
     "Лампожня",
 )
+_COLLECTORS = (
+    "Иванова",
+    "Никитина",
+    "Комлева",
+    "Климова",
+    "Левина",
+    "Мелехина",
+    "Сенина",
+    "Колесова",
+    "Мамонтова",
+    "Нелетова",
+)
 _VILLAGES_TWO = (
     "Карпова Гора",
     "Шотова Гора",
@@ -297,7 +310,7 @@ class RenderOptions(TypedDict, total=False):
 # --- fonts and glyphs --------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Glyph:
     """A glyph's ink bitmap, placed relative to the pen origin on the baseline."""
 
@@ -446,7 +459,7 @@ def _clusters(text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Word:
     """A word rendered on its own alpha layer, positioned relative to its pen origin."""
 
@@ -637,7 +650,7 @@ class _Content:
     head_options: tuple[tuple[str, ...], ...]  # alternatives for line 1
     definitions: tuple[str, ...]
     place_options: tuple[tuple[str, ...], ...]
-    year: tuple[str, ...]
+    year_options: tuple[tuple[str, ...], ...]  # empty tuple: no year line
 
 
 def _content(n_words: int | None, rng: random.Random) -> _Content:
@@ -661,17 +674,20 @@ def _content(n_words: int | None, rng: random.Random) -> _Content:
     year = str(rng.randint(1946, 1989))
     if n_year and rng.random() < 0.2 and n_def > 0:
         # "1974 г." keeps the card's word count by borrowing from the definitions.
+        # A short "г." may not overlap tall digits enough in some fonts; the
+        # collector's surname (capital, no descenders) is the fallback.
         n_def -= 1
-        year_words: tuple[str, ...] = (year, "г.")
+        collectors = rng.sample(_COLLECTORS, 4)
+        year_options: tuple[tuple[str, ...], ...] = ((year, "г."), *((year + ",", c) for c in collectors))
     else:
-        year_words = (year,)[:n_year]
-    return _Content(tuple(heads), tuple(_definition_words(n_def, rng)), places, year_words)
+        year_options = ((year,),) if n_year else ((),)
+    return _Content(tuple(heads), tuple(_definition_words(n_def, rng)), places, year_options)
 
 
 # --- layout ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Placed:
     word: _Word
     x: int  # pen origin
@@ -763,12 +779,12 @@ def _try_append(
 ) -> _Placed | None:
     """Place ``word`` after the line's last word (or at ``start``); None if it may not go there.
 
-    The gap between words is 1.1-1.8 spaces and never lets padded boxes touch;
+    The gap between words is 1.3-2 spaces and never lets padded boxes touch;
     a word that breaks the overlap rule with its baseline jitter is tried on
     the line's own baseline before it is refused.
     """
     if line:
-        gap = max(round(space * rng.uniform(1.1, 1.8)), 2 * geo.pad + 3)
+        gap = max(round(space * rng.uniform(1.3, 2.0)), 2 * geo.pad + 3)
         ink_left = line[-1].pre_box[2] - geo.pad + gap
     else:
         ink_left = start
@@ -780,6 +796,32 @@ def _try_append(
     return cand if _fits_line(line, cand) else None
 
 
+def _fill_line(
+    pending: Sequence[_Word],
+    limit: int,
+    start: int,
+    baseline: int,
+    geo: _Geometry,
+    space: float,
+    rng: random.Random,
+) -> tuple[list[_Placed], list[_Word]]:
+    """Take words from ``pending`` into one line; returns the line and the words left over, in order."""
+    line: list[_Placed] = []
+    left: list[_Word] = []
+    for i, word in enumerate(pending):
+        if len(line) >= limit or (line and line[-1].pre_box[2] + word.width > geo.right):
+            left.extend(pending[i:])
+            break
+        placed = _try_append(line, word, start, baseline, geo, space, rng)
+        if placed is None:
+            if not line:
+                raise _LayoutFailed  # wider than the card at this size
+            left.append(word)
+        else:
+            line.append(placed)
+    return line, left
+
+
 def _build_lines(
     words: Sequence[_Word],
     geo: _Geometry,
@@ -788,12 +830,14 @@ def _build_lines(
     space: float,
     indent: int,
     rng: random.Random,
+    openers: int = 6,
 ) -> list[list[_Placed]]:
     """Fill lines left to right; a word that would break the line's overlap waits for a later line.
 
-    Deferral (rather than rejection) keeps the exact word count; a word that
-    starts a line is always accepted when it fits the width, so the loop
-    always progresses.
+    Deferral (rather than rejection) keeps the exact word count. When the
+    first waiting word gets almost no company (it is incompatible with the
+    rest), the next ``openers - 1`` waiting words are tried as the line's
+    opener instead; ``openers=1`` keeps the words in their order.
     """
     pending = list(words)
     lines: list[list[_Placed]] = []
@@ -803,22 +847,18 @@ def _build_lines(
             raise _LayoutFailed
         limit = per_line[k % len(per_line)]
         start = geo.left + (indent if k == 0 else 0) + round(rng.uniform(-6, 10))
-        line: list[_Placed] = []
-        skipped: list[_Word] = []
-        while pending and len(line) < limit:
-            word = pending.pop(0)
-            if line and line[-1].pre_box[2] + word.width > geo.right:
-                pending.insert(0, word)
+        enough = min(limit, len(pending), 3)
+        best: tuple[list[_Placed], list[_Word]] | None = None
+        for opener in range(min(len(pending), openers)):
+            order = [pending[opener], *pending[:opener], *pending[opener + 1 :]]
+            line, left = _fill_line(order, limit, start, baseline_of[k], geo, space, rng)
+            if best is None or len(line) > len(best[0]):
+                best = (line, left)
+            if len(line) >= enough:
                 break
-            placed = _try_append(line, word, start, baseline_of[k], geo, space, rng)
-            if placed is None:
-                if not line:
-                    raise _LayoutFailed  # wider than the card at this size
-                skipped.append(word)
-                continue
-            line.append(placed)
-        pending = skipped + pending
-        lines.append(line)
+        assert best is not None
+        lines.append(best[0])
+        pending = best[1]
     return lines
 
 
@@ -868,7 +908,7 @@ def _single_line(
         if any(w.ink[1] < extent[0] or w.ink[3] > extent[1] for w in words):
             continue
         try:
-            lines = _build_lines(words, geo, baselines, [len(words)], space, 0, rng)
+            lines = _build_lines(words, geo, baselines, [len(words)], space, 0, rng, openers=1)
         except _LayoutFailed:
             continue
         if len(lines) == 1:
@@ -891,7 +931,7 @@ def _align_right(line: list[_Placed], geo: _Geometry, rng: random.Random) -> lis
     return moved
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Layout:
     lines: list[list[_Placed]]
     first_baseline: int
@@ -914,7 +954,7 @@ def _layout(
             rendered[text] = _render_word(text, path, size, slant, rng)
         return rendered[text]
 
-    for text in (*content.head_options[0], *content.place_options[0], *content.year):
+    for text in (*content.head_options[0], *content.place_options[0], *content.year_options[0]):
         render(text)
     # Each occurrence gets its own rendering: a hand never writes a word twice alike.
     defs = [_render_word(t, path, size, slant, rng) for t in content.definitions]
@@ -945,9 +985,9 @@ def _layout(
         lines += def_lines
     if content.place_options[0]:
         lines += _single_line(content.place_options, render, (top, bottom), geo, remaining(), space, rng)
-    if content.year:
+    if content.year_options[0]:
         right = rng.random() < 0.4
-        lines += _single_line([content.year], render, (top, bottom), geo, remaining(), space, rng, right)
+        lines += _single_line(content.year_options, render, (top, bottom), geo, remaining(), space, rng, right)
     return _Layout(lines, first, pitch)
 
 
@@ -1066,7 +1106,11 @@ def render_card(
     attempt = 0
     while True:
         if font_size < 8:
-            raise ValueError(f"{n_words} words do not fit a {width}x{height} card")
+            # Tilted lines need a vertical gap of about line width x sin(angle),
+            # which no font size reduces: large rotations run out of lines first.
+            raise ValueError(
+                f"{len(content.definitions)} definition words do not fit a {width}x{height} card at {angle:.1f}°"
+            )
         layout_rng = random.Random(_sub_seed(seed, f"layout{attempt}"))
         geo = _Geometry(width, height, angle, pad, layout_rng)
         try:

@@ -15,7 +15,7 @@ from kartoteka.infrastructure.config.settings import RecognizerSettings
 from kartoteka.infrastructure.ml.runtime import Device
 from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer, crop_word
 
-CPU = Device("cpu", fp16=False)
+CPU = Device("cpu")
 
 
 def word_crops(count: int = 6) -> list[Image.Image]:

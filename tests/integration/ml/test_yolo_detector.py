@@ -17,7 +17,7 @@ from kartoteka.infrastructure.ml.model_files import resolve_model_path
 from kartoteka.infrastructure.ml.runtime import Device
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector, to_original_pixels
 
-CPU = Device("cpu", fp16=False)
+CPU = Device("cpu")
 
 
 def settings(model: Path, **overrides: object) -> DetectorSettings:

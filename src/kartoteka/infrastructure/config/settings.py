@@ -86,7 +86,11 @@ class InferenceSettings(Section):
     """Where and how models run."""
 
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
-    fp16: bool = Field(False, description="Half precision on CUDA (ignored on CPU).")
+    precision: Literal["fp32", "fp16", "bf16", "auto"] = Field(
+        "fp32",
+        description="PyTorch weights precision: fp32; fp16 (CUDA only); bf16 (CUDA, or CPUs with native bf16); "
+        "auto = fp16 on CUDA, bf16 on CPUs with native bf16, else fp32.",
+    )
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; null keeps torch's default.")
     torch_interop_threads: int | None = Field(None, ge=1, description="torch inter-op threads.")
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from kartoteka.infrastructure.config.settings import InferenceSettings
 
@@ -30,18 +30,31 @@ _threads_lock = threading.Lock()
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """A resolved torch device and whether half precision is used on it."""
+    """A resolved torch device and the precision models run at on it."""
 
     name: str
-    fp16: bool
+    precision: str = "fp32"
 
     @property
     def is_cuda(self) -> bool:
         return self.name.startswith("cuda")
 
+    @property
+    def fp16(self) -> bool:
+        return self.precision == "fp16"
+
+    def torch_dtype(self) -> Any:
+        import torch
+
+        return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The configured device or precision does not exist on this machine."""
+
 
 def resolve_device(settings: InferenceSettings) -> Device:
-    """Pick CUDA when asked or when ``auto`` finds one; fp16 only ever on CUDA."""
+    """Pick CUDA when asked or when ``auto`` finds one, and a precision the device runs natively."""
     import torch
 
     configure_torch_threads(settings)
@@ -49,8 +62,25 @@ def resolve_device(settings: InferenceSettings) -> Device:
     if wanted == "auto":
         wanted = "cuda" if torch.cuda.is_available() else "cpu"
     if wanted.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"inference.device is {settings.device!r} but CUDA is not available")
-    return Device(name=wanted, fp16=settings.fp16 and wanted.startswith("cuda"))
+        raise DeviceUnavailableError(f"inference.device is {settings.device!r} but CUDA is not available")
+    cuda = wanted.startswith("cuda")
+    precision = settings.precision
+    if precision == "auto":
+        precision = "fp16" if cuda else ("bf16" if _cpu_has_native_bf16() else "fp32")
+    if precision == "fp16" and not cuda:
+        raise DeviceUnavailableError("inference.precision fp16 needs a CUDA device; use bf16 or fp32 on CPU")
+    if precision == "bf16" and not cuda and not _cpu_has_native_bf16():
+        raise DeviceUnavailableError("inference.precision bf16: this CPU has no native bf16 support")
+    return Device(name=wanted, precision=precision)
+
+
+def _cpu_has_native_bf16() -> bool:
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def configure_torch_threads(settings: InferenceSettings) -> None:

@@ -76,16 +76,12 @@ class TrOcrRecognizer:
 
     def pixel_values(self, crops: Sequence[Image.Image]) -> Any:
         """The model input for RGB crops, on the model's device and precision."""
-        import torch
-
         # Crops of a few pixels make the processor guess the channel axis wrongly; tell it.
         values = self._processor(
             images=list(crops), return_tensors="pt", input_data_format="channels_last"
         ).pixel_values
         if self._settings.backend == "pytorch":
-            values = values.to(self._device.name)
-            if self._device.fp16:
-                values = values.to(torch.float16)
+            values = values.to(self._device.name, dtype=self._device.torch_dtype())
         return values
 
     def read_crops(self, crops: Sequence[Image.Image], **generation: Any) -> list[Reading]:
@@ -148,16 +144,13 @@ def _load_processor(path: Path) -> Any:
 
 
 def _load_torch(path: Path, device: Device) -> Any:
-    import torch
     from transformers import VisionEncoderDecoderModel
 
     try:
         model = VisionEncoderDecoderModel.from_pretrained(str(path))
     except (OSError, ValueError) as exc:
         raise ModelUnavailableError(f"recognizer model in {str(path)!r} cannot be loaded: {exc}") from exc
-    model = model.to(device.name)
-    if device.fp16:
-        model = model.to(torch.float16)
+    model = model.to(device.name, dtype=device.torch_dtype())
     return model.eval()
 
 
