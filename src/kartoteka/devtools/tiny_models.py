@@ -64,14 +64,18 @@ def build_tiny_recognizer(
     encoder_layers: int = 2,
     decoder_hidden: int = 64,
     decoder_layers: int = 2,
-    heads: int = 2,
+    encoder_heads: int = 2,
+    decoder_heads: int = 2,
     vocab_size: int = 600,
+    pad_vocab_to: int | None = None,
     max_length: int = 12,
     num_beams: int = 4,
     init_std: float = 0.2,
     seed: int = 0,
 ) -> Path:
-    """A small VisionEncoderDecoder (ViT encoder + TrOCR decoder) with the fine-tune's generation settings.
+    """A VisionEncoderDecoder (ViT encoder + TrOCR decoder) with the fine-tune's generation settings.
+
+    Small by default; the benchmark builds it at TrOCR-small's size.
 
     Weights are drawn wider than the usual 0.02 so that the untrained model's
     output depends on its input: tests compare outputs across batch sizes,
@@ -106,6 +110,10 @@ def build_tiny_recognizer(
         vocab_file=str(work / "vocab.json"), merges_file=str(work / "merges.txt"), model_max_length=512
     )
     shutil.rmtree(work)
+    if pad_vocab_to is not None and pad_vocab_to > len(tokenizer):
+        # A real checkpoint's output layer is as wide as its vocabulary (TrOCR-small: 64044);
+        # filler tokens give a benchmark model the same per-step cost.
+        tokenizer.add_tokens([f"<filler{i}>" for i in range(pad_vocab_to - len(tokenizer))])
 
     torch.manual_seed(seed)
     encoder = ViTConfig(
@@ -113,7 +121,7 @@ def build_tiny_recognizer(
         patch_size=patch_size,
         hidden_size=encoder_hidden,
         num_hidden_layers=encoder_layers,
-        num_attention_heads=heads,
+        num_attention_heads=encoder_heads,
         intermediate_size=encoder_hidden * 4,
         initializer_range=init_std,
     )
@@ -121,7 +129,7 @@ def build_tiny_recognizer(
         vocab_size=len(tokenizer),
         d_model=decoder_hidden,
         decoder_layers=decoder_layers,
-        decoder_attention_heads=heads,
+        decoder_attention_heads=decoder_heads,
         decoder_ffn_dim=decoder_hidden * 4,
         init_std=init_std,
         max_position_embeddings=max(64, max_length + 8),

@@ -78,7 +78,9 @@ class RecognizerSettings(Section):
         "Daniil-Domino/trocr-base-ru-dialectic-stackmix",
         description="Local directory or hub id (ONNX: CherryJam/trocr-base-ru-dialectic-stackmix-onnx).",
     )
-    batch_size: int = Field(16, ge=1, le=512, description="Word crops per generate() call.")
+    batch_size: int = Field(
+        8, ge=1, le=512, description="Word crops per generate() call (CPU: 4-8 is fastest; GPU: larger)."
+    )
     generation: GenerationSettings = GenerationSettings()
 
 
@@ -91,7 +93,9 @@ class InferenceSettings(Section):
         description="PyTorch weights precision: fp32; fp16 (CUDA only); bf16 (CUDA, or CPUs with native bf16); "
         "auto = fp16 on CUDA, bf16 on CPUs with native bf16, else fp32.",
     )
-    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; null keeps torch's default.")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads; null uses every CPU this process may run on."
+    )
     torch_interop_threads: int | None = Field(None, ge=1, description="torch inter-op threads.")
 
     @field_validator("device")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -83,16 +84,27 @@ def _cpu_has_native_bf16() -> bool:
         return False
 
 
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def configure_torch_threads(settings: InferenceSettings) -> None:
-    """Apply thread counts once per process; torch refuses inter-op changes after first use."""
+    """Apply thread counts once per process; torch refuses inter-op changes after first use.
+
+    The intra-op count is always set explicitly: importing ultralytics sets
+    OMP_NUM_THREADS=1 when it is unset, which would otherwise leave torch on
+    a single core.
+    """
     global _threads_configured
     import torch
 
     with _threads_lock:
         if _threads_configured:
             return
-        if settings.torch_threads is not None:
-            torch.set_num_threads(settings.torch_threads)
+        torch.set_num_threads(settings.torch_threads or available_cpus())
         if settings.torch_interop_threads is not None:
             try:
                 torch.set_num_interop_threads(settings.torch_interop_threads)
