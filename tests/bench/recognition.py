@@ -25,7 +25,6 @@ import asyncio
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -90,7 +89,7 @@ def run_reference(models: Path, backend: str, cards: list[tuple[bytes, list[Any]
     from kartoteka.domain.recognition.layout import Detection, arrange_words
     from kartoteka.infrastructure.ml.runtime import available_cpus
 
-    torch.set_num_threads(available_cpus())  # same threads as Kartoteka: a fair comparison
+    threads = available_cpus()  # the same threads as Kartoteka: a fair comparison
     detector = YOLO(str(models / "yolo" / "model.pt"), task="detect")
     model_dir = models / ("trocr-onnx" if backend == "onnx" else "trocr")
     processor = TrOCRProcessor.from_pretrained(str(model_dir))
@@ -109,6 +108,7 @@ def run_reference(models: Path, backend: str, cards: list[tuple[bytes, list[Any]
         data, truth = cards[i % len(cards)]
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         detector(image, verbose=False)
+        torch.set_num_threads(threads)  # ultralytics drops torch to cpu_count - 1 threads on CPU
         h, w = image.shape[:2]
         lines = arrange_words([Detection(Box(*b), 0.9) for b in truth], w, h)
         words = 0
@@ -188,8 +188,16 @@ def child(args: argparse.Namespace) -> None:
     for i in range(args.cards):
         words += one(i)
     elapsed = time.perf_counter() - start
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = _peak_rss_mib()
     print(json.dumps({"config": args.child, "cards": args.cards, "words": words, "seconds": elapsed, "rss": peak_mib}))
+
+
+def _peak_rss_mib() -> float:
+    """VmHWM of this process. (ru_maxrss would carry the parent's peak across fork + exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:

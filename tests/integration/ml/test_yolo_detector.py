@@ -113,3 +113,18 @@ def test_hub_id_resolves_from_the_local_hub_cache(
     detector = YoloWordDetector(DetectorSettings(conf=0.0, imgsz=320), CPU)
     assert detector.identity.name == "Daniil-Domino/yolo11x-dialectic"
     assert detector.identity.revision == "0123456789ab"
+
+
+def test_detection_on_cpu_leaves_torch_thread_count_as_configured(tiny_detector: Path) -> None:
+    import torch
+
+    from kartoteka.infrastructure.config.settings import InferenceSettings
+    from kartoteka.infrastructure.ml.runtime import resolve_device
+
+    device = resolve_device(InferenceSettings(device="cpu"))
+    configured = torch.get_num_threads()
+    detector = YoloWordDetector(settings(tiny_detector), device)
+    torch.set_num_threads(configured)
+    detector.detect_sync(card(320, 240))
+    # ultralytics sets cpu_count - 1 threads on every CPU predict; the recogniser must not inherit that.
+    assert torch.get_num_threads() == configured

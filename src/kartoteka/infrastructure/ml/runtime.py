@@ -26,6 +26,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _threads_configured = False
+_configured_threads: int | None = None
 _threads_lock = threading.Lock()
 
 
@@ -98,19 +99,32 @@ def configure_torch_threads(settings: InferenceSettings) -> None:
     OMP_NUM_THREADS=1 when it is unset, which would otherwise leave torch on
     a single core.
     """
-    global _threads_configured
+    global _threads_configured, _configured_threads
     import torch
 
     with _threads_lock:
         if _threads_configured:
             return
-        torch.set_num_threads(settings.torch_threads or available_cpus())
+        _configured_threads = settings.torch_threads or available_cpus()
+        torch.set_num_threads(_configured_threads)
         if settings.torch_interop_threads is not None:
             try:
                 torch.set_num_interop_threads(settings.torch_interop_threads)
             except RuntimeError:
                 log.warning("torch inter-op threads already fixed; keeping %d", torch.get_num_interop_threads())
         _threads_configured = True
+
+
+def restore_torch_threads() -> None:
+    """Undo ultralytics' habit of setting torch to ``cpu_count - 1`` threads on every CPU predict.
+
+    On a two-core machine that is one thread, which would halve every model
+    that runs after the detector in this process.
+    """
+    import torch
+
+    if _configured_threads is not None and torch.get_num_threads() != _configured_threads:
+        torch.set_num_threads(_configured_threads)
 
 
 class InferenceThread:

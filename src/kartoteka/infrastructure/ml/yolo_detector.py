@@ -21,7 +21,7 @@ from kartoteka.domain.recognition.layout import Detection
 from kartoteka.domain.recognition.transcript import ModelIdentity
 from kartoteka.infrastructure.config.settings import DetectorSettings
 from kartoteka.infrastructure.ml.model_files import pick_file, resolve_model_path, revision_of
-from kartoteka.infrastructure.ml.runtime import Device, InferenceThread
+from kartoteka.infrastructure.ml.runtime import Device, InferenceThread, restore_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class YoloWordDetector:
             half=self._device.fp16 and not self._is_onnx,
             verbose=False,
         )[0]
+        if not self._device.is_cuda:
+            restore_torch_threads()
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
             return []
