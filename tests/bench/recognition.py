@@ -103,8 +103,6 @@ def run_reference(models: Path, backend: str, cards: list[tuple[bytes, list[Any]
         model = VisionEncoderDecoderModel.from_pretrained(str(model_dir)).eval()
 
     def one(i: int) -> int:
-        import torch
-
         data, truth = cards[i % len(cards)]
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         detector(image, verbose=False)
