@@ -38,3 +38,4 @@ def test_text_is_nfc_and_precomposes_what_unicode_precomposes() -> None:
 def test_invisible_characters_and_extra_spaces_are_removed() -> None:
     assert normalize_text(" на\u200b‿гору\x00\t ") == "на‿гору"
     assert normalize_text("a \n b") == "a b"
+    assert normalize_text("ру\ufffd\ufffdка") == "рука"  # a byte-level decoder cut a character in half

@@ -16,6 +16,7 @@ COMBINING_MACRON = "\u0304"
 COMBINING_BREVE = "\u0306"
 COMBINING_INVERTED_BREVE = "\u0311"
 UNDERTIE = "\u203f"
+REPLACEMENT_CHARACTER = "\ufffd"
 
 DIALECT_MARKS = frozenset(
     {
@@ -30,13 +31,17 @@ DIALECT_MARKS = frozenset(
 
 
 def normalize_text(text: str) -> str:
-    """NFC, with control and format characters dropped and whitespace collapsed to single spaces.
+    """NFC, with control, format and replacement characters dropped and whitespace collapsed.
 
     A decoder can emit stray control or zero-width characters that are
-    invisible to a reader but break equality and exports.
+    invisible to a reader but break equality and exports, and a byte-level
+    tokenizer can stop in the middle of a UTF-8 sequence, which decodes to
+    U+FFFD: none of them is text a linguist wrote.
     """
-    cleaned = "".join(
-        " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf"}
-    )
+    cleaned = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or _is_text(ch))
     nfc = unicodedata.normalize("NFC", cleaned)
     return " ".join(nfc.split())
+
+
+def _is_text(ch: str) -> bool:
+    return ch != REPLACEMENT_CHARACTER and unicodedata.category(ch) not in {"Cc", "Cf"}
