@@ -1,0 +1,42 @@
+"""Where object bytes live: card scans, uploads, thumbnails, exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    data: bytes
+    content_type: str
+
+
+class ObjectNotFoundError(Exception):
+    """No object under that key."""
+
+
+class StorageUnavailableError(Exception):
+    """The object store cannot be reached or refused the request; the caller may retry later."""
+
+
+class ObjectStorage(Protocol):
+    """Keys are opaque to callers beyond their prefix; a put under an existing key replaces it."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> StoredObject: ...
+
+    async def delete(self, key: str) -> None:
+        """Idempotent: deleting a missing key is not an error."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def presigned_get_url(self, key: str, expires: timedelta) -> str: ...
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailableError unless the store answers (readiness checks)."""
+        ...
