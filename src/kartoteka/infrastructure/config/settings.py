@@ -116,6 +116,17 @@ class RecognitionSettings(Section):
     max_pixels: int = Field(100_000_000, ge=1, description="Largest image (width × height) accepted for decoding.")
 
 
+class DatabaseSettings(Section):
+    """PostgreSQL (with pgvector): the source of truth."""
+
+    url: str = Field(
+        "postgresql+asyncpg://kartoteka:kartoteka@127.0.0.1:5432/kartoteka",
+        description="SQLAlchemy async URL (postgresql+asyncpg://user:password@host:port/db).",
+    )
+    pool_size: int = Field(10, ge=1, le=200, description="Connections kept open per process.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Give up connecting after this many seconds.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -125,6 +136,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    database: DatabaseSettings = DatabaseSettings()
     recognition: RecognitionSettings = RecognitionSettings()
     inference: InferenceSettings = InferenceSettings()
 

@@ -1,0 +1,78 @@
+"""Transactions: state changes and the messages they cause commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
+
+
+class TaskNotFoundError(Exception):
+    def __init__(self, task_id: UUID) -> None:
+        super().__init__(f"task {task_id} does not exist")
+        self.task_id = task_id
+
+
+class ConcurrentUpdateError(Exception):
+    """Someone else changed the task since it was read; re-read and try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    id: UUID
+    label: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message the relay delivers after commit: ``destination`` names the channel kind."""
+
+    destination: str
+    key: str
+    payload: dict[str, Any]
+
+
+class TaskRepository(Protocol):
+    async def add(self, task: RecognitionTask) -> None: ...
+
+    async def get(self, task_id: UUID) -> RecognitionTask:
+        """Raises TaskNotFoundError."""
+        ...
+
+    async def delete(self, task: RecognitionTask) -> None: ...
+
+    async def counts_by_status(self, batch_id: UUID | None = None) -> dict[TaskStatus, int]: ...
+
+    @property
+    def seen(self) -> Sequence[RecognitionTask]:
+        """Tasks loaded or added in this unit of work, whose events are published on commit."""
+        ...
+
+
+class BatchRepository(Protocol):
+    async def add(self, batch: Batch) -> None: ...
+
+    async def get(self, batch_id: UUID) -> Batch | None: ...
+
+
+class UnitOfWork(Protocol):
+    tasks: TaskRepository
+    batches: BatchRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Persist changes and the outbox messages of every event raised, atomically."""
+        ...
+
+    async def rollback(self) -> None: ...

@@ -1,0 +1,61 @@
+"""Which messages each domain event sends, and their shapes.
+
+Three destinations, all written to the outbox and delivered by the relay:
+``recognition.jobs`` (a TaskIQ job for a worker), ``status`` (Redis pub/sub
+for live watchers; may be lost, clients re-read the database), and
+``integration`` (a durable topic exchange for other services).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.domain.recognition.events import (
+    DomainEvent,
+    TaskCancelled,
+    TaskCancelRequested,
+    TaskCompleted,
+    TaskDeleted,
+    TaskFailed,
+    TaskQueued,
+    TaskStarted,
+)
+
+JOBS = "recognition.jobs"
+CANCELLATIONS = "recognition.cancellations"
+STATUS = "status"
+INTEGRATION = "integration"
+
+_STATUS_OF: dict[type[DomainEvent], str] = {
+    TaskQueued: "queued",
+    TaskStarted: "running",
+    TaskCancelRequested: "cancelling",
+    TaskCompleted: "completed",
+    TaskFailed: "failed",
+    TaskCancelled: "cancelled",
+    TaskDeleted: "deleted",
+}
+
+
+def messages_for(event: DomainEvent) -> list[OutboundMessage]:
+    task = str(event.task_id)
+    status = _STATUS_OF[type(event)]
+    body: dict[str, Any] = {
+        "type": "task.status",
+        "task_id": task,
+        "attempt": event.attempt,
+        "status": status,
+        "at": event.occurred_at.isoformat(),
+    }
+    if isinstance(event, TaskFailed):
+        body["error"] = event.reason
+    out = [
+        OutboundMessage(STATUS, task, body),
+        OutboundMessage(INTEGRATION, f"recognition.task.{status}", body),
+    ]
+    if isinstance(event, TaskQueued):
+        out.insert(0, OutboundMessage(JOBS, task, {"task_id": task, "attempt": event.attempt}))
+    if isinstance(event, TaskCancelRequested | TaskDeleted):
+        out.insert(0, OutboundMessage(CANCELLATIONS, task, {"task_id": task, "attempt": event.attempt}))
+    return out
