@@ -21,7 +21,7 @@ from kartoteka.infrastructure.ml.offline import prepare_offline_environment  # n
 prepare_offline_environment()
 
 # Real-server fixtures (PostgreSQL, RabbitMQ, Redis, S3, SMTP), started only when a test asks.
-pytest_plugins = ["tests.harness.fixtures"]
+pytest_plugins = ["tests.harness.fixtures", "tests.harness.database"]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""A fresh, migrated database per test module on the harness's PostgreSQL."""
+"""Fixtures: a fresh, migrated database per test module on the harness's PostgreSQL."""
 
 from __future__ import annotations
 

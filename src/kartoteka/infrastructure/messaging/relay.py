@@ -1,0 +1,185 @@
+"""OutboxRelay: moves committed outbox rows to their destinations, at least once.
+
+It wakes on the outbox's NOTIFY and also polls, so a lost notification (or a
+row whose retry time has come) costs at most one poll interval. Rows are
+claimed with ``FOR UPDATE SKIP LOCKED`` in batches, so several relays can run
+side by side without delivering a row twice at the same time. A batch that
+fails is retried row by row, so one poisonous row is isolated: it backs off
+exponentially and, after ``max_attempts``, is parked as dead while the rows
+behind it keep flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kartoteka.application.ports.messaging import MessagePublisher
+from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.infrastructure.db.schema import OUTBOX_CHANNEL
+
+log = logging.getLogger(__name__)
+
+_CLAIM = text(
+    """
+    SELECT id, destination, key, payload, attempts FROM outbox
+    WHERE dead_at IS NULL AND available_at <= now()
+    ORDER BY id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_DELETE = text("DELETE FROM outbox WHERE id = ANY(:ids)")
+_RETRY = text(
+    """
+    UPDATE outbox SET attempts = attempts + 1, last_error = :error,
+        available_at = now() + make_interval(secs => :delay),
+        dead_at = CASE WHEN attempts + 1 >= :max_attempts THEN now() END
+    WHERE id = :id
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPolicy:
+    batch_size: int = 500
+    poll_interval_s: float = 1.0
+    max_attempts: int = 20
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+
+    def delay(self, attempts: int) -> float:
+        return float(min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, attempts)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    message: OutboundMessage
+    attempts: int
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        publishers: Mapping[str, MessagePublisher],
+        policy: RelayPolicy = RelayPolicy(),
+        listen_dsn: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self._publishers = publishers
+        self._policy = policy
+        self._listen_dsn = listen_dsn
+        self._wake = asyncio.Event()
+        self.listening = asyncio.Event()  # set once NOTIFY wake-ups are being received
+
+    async def drain_once(self) -> int:
+        """Claim one batch, deliver it, and record the outcome; returns how many rows were claimed."""
+        async with self._engine.begin() as conn:
+            rows = [
+                _Row(r.id, OutboundMessage(r.destination, r.key, dict(r.payload)), r.attempts)
+                for r in await conn.execute(_CLAIM, {"limit": self._policy.batch_size})
+            ]
+            if not rows:
+                return 0
+            delivered: list[int] = []
+            failed: list[tuple[_Row, str]] = []
+            by_destination: dict[str, list[_Row]] = defaultdict(list)
+            for row in rows:
+                by_destination[row.message.destination].append(row)
+            for destination, group in by_destination.items():
+                ok, bad = await self._deliver(destination, group)
+                delivered += ok
+                failed += bad
+            if delivered:
+                await conn.execute(_DELETE, {"ids": delivered})
+            for row, error in failed:
+                await self._record_failure(conn, row, error)
+            return len(rows)
+
+    async def _deliver(self, destination: str, group: list[_Row]) -> tuple[list[int], list[tuple[_Row, str]]]:
+        publisher = self._publishers.get(destination)
+        if publisher is None:
+            return [], [(row, f"no publisher for destination {destination!r}") for row in group]
+        try:
+            await publisher.publish([row.message for row in group])
+            return [row.id for row in group], []
+        except Exception as exc:  # any publisher failure: isolate the bad rows one by one
+            if len(group) == 1:
+                return [], [(group[0], _describe(exc))]
+            log.warning("batch to %s failed (%s); retrying row by row", destination, _describe(exc))
+        delivered: list[int] = []
+        failed: list[tuple[_Row, str]] = []
+        for row in group:
+            try:
+                await publisher.publish([row.message])
+                delivered.append(row.id)
+            except Exception as exc:
+                failed.append((row, _describe(exc)))
+        return delivered, failed
+
+    async def _record_failure(self, conn: AsyncConnection, row: _Row, error: str) -> None:
+        attempts = row.attempts + 1
+        if attempts >= self._policy.max_attempts:
+            log.error(
+                "outbox row %d to %s is dead after %d attempts: %s", row.id, row.message.destination, attempts, error
+            )
+        await conn.execute(
+            _RETRY,
+            {
+                "id": row.id,
+                "error": error[:2000],
+                "delay": self._policy.delay(row.attempts),
+                "max_attempts": self._policy.max_attempts,
+            },
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set: drain while there is work, then wait for NOTIFY or the poll."""
+        listener = await self._listen()
+        try:
+            while not stop.is_set():
+                if self._listen_dsn is not None and (listener is None or listener.is_closed()):
+                    listener = await self._listen()  # the database restarted: listen again
+                try:
+                    claimed = await self.drain_once()
+                except Exception as exc:  # the database went away: keep the process, retry after a poll
+                    log.warning("relay cannot reach the outbox: %s", _describe(exc))
+                    claimed = 0
+                if claimed >= self._policy.batch_size:
+                    continue
+                self._wake.clear()
+                waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(waiters, timeout=self._policy.poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+
+    async def _listen(self) -> Any:
+        if self._listen_dsn is None:
+            return None
+        try:
+            connection = await asyncpg.connect(self._listen_dsn)
+            await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+            self.listening.set()
+            return connection
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("relay cannot LISTEN (%s); polling only", _describe(exc))
+            return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
