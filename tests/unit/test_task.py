@@ -74,6 +74,7 @@ def test_a_cancelled_task_never_becomes_completed_or_failed(finish: str) -> None
     task.start(1, later(1))
     task.request_cancel(later(2))
     task.confirm_cancelled(1, later(3))
+
     def finish_it() -> None:
         if finish == "complete":
             task.complete(1, EMPTY, later(4))

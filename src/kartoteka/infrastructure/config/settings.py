@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kartoteka.infrastructure.config.s3 import S3Settings
+
 ENV_PREFIX = "KARTOTEKA__"
 ENV_DELIMITER = "__"
 CONFIG_PATH_VARIABLE = "KARTOTEKA_CONFIG"
@@ -137,6 +139,7 @@ class Settings(BaseSettings):
     )
 
     database: DatabaseSettings = DatabaseSettings()
+    s3: S3Settings = S3Settings()
     recognition: RecognitionSettings = RecognitionSettings()
     inference: InferenceSettings = InferenceSettings()
 

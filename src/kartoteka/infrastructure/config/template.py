@@ -6,6 +6,8 @@ after adding a setting; a test fails while the file is out of date.
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from kartoteka.infrastructure.config.settings import CONFIG_PATH_VARIABLE, ENV_DELIMITER, iter_variables
 
 HEADER = """\
@@ -31,6 +33,8 @@ def render_env_template() -> str:
 
 
 def _show(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()  # a development default, meant to be replaced
     if value is None:
         return "null"
     if isinstance(value, bool):
