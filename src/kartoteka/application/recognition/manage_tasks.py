@@ -1,0 +1,67 @@
+"""What a linguist does with a task after submitting it: look, cancel, retry, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.ports.unit_of_work import UnitOfWork
+from kartoteka.domain.recognition.task import RecognitionTask
+
+
+class GetTask:
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def __call__(self, task_id: UUID) -> RecognitionTask:
+        async with self._uow() as uow:
+            return await uow.tasks.get(task_id)
+
+
+class CancelTask:
+    """Queued: cancelled at once and never runs. Running: the worker is signalled and stops between batches."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, task_id: UUID) -> RecognitionTask:
+        async with self._uow() as uow:
+            task = await uow.tasks.get(task_id)
+            task.request_cancel(self._clock())
+            await uow.commit()
+            return task
+
+
+class RetryTask:
+    """Failed, cancelled or completed tasks run again, as a new attempt, with the current models."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, task_id: UUID) -> RecognitionTask:
+        async with self._uow() as uow:
+            task = await uow.tasks.get(task_id)
+            task.retry(self._clock())
+            await uow.commit()
+            return task
+
+
+class DeleteTask:
+    """Removes the task and its scan; a job still running for it is told to stop."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], storage: ObjectStorage, clock: Callable[[], datetime]) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._clock = clock
+
+    async def __call__(self, task_id: UUID) -> None:
+        async with self._uow() as uow:
+            task = await uow.tasks.get(task_id)
+            task.mark_deleted(self._clock())
+            await uow.tasks.delete(task)
+            await uow.commit()
+        await self._storage.delete(task.image.key)

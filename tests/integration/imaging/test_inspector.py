@@ -1,0 +1,62 @@
+"""PillowImageInspector on real files of every accepted and refused kind."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kartoteka.application.recognition.errors import UnsupportedImageError
+from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
+
+inspector = PillowImageInspector()
+
+
+def encode(fmt: str, size: tuple[int, int] = (30, 20), mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, 128).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type", "extension"),
+    [
+        ("JPEG", "image/jpeg", ".jpg"),
+        ("PNG", "image/png", ".png"),
+        ("TIFF", "image/tiff", ".tif"),
+        ("WEBP", "image/webp", ".webp"),
+    ],
+)
+async def test_accepted_formats(fmt: str, content_type: str, extension: str) -> None:
+    info = await inspector.inspect(encode(fmt), 10_000)
+    assert (info.format, info.content_type, info.extension, info.width, info.height) == (
+        fmt,
+        content_type,
+        extension,
+        30,
+        20,
+    )
+
+
+async def test_other_image_formats_are_unsupported() -> None:
+    for fmt in ("GIF", "BMP"):
+        with pytest.raises(UnsupportedImageError, match=f"{fmt} images are not accepted"):
+            await inspector.inspect(encode(fmt, mode="P" if fmt == "GIF" else "RGB"), 10_000)
+
+
+async def test_truncated_and_non_images_are_unreadable() -> None:
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(buf, format="JPEG")
+    with pytest.raises(UnreadableImageError, match="corrupt or truncated"):
+        await inspector.inspect(buf.getvalue()[:2000], 10**6)
+    with pytest.raises(UnreadableImageError, match="not a recognised image"):
+        await inspector.inspect(b"%PDF-1.7 not an image", 10**6)
+
+
+async def test_oversized_image_is_measured_without_decoding() -> None:
+    info = await inspector.inspect(encode("PNG", size=(300, 300)), max_pixels=1000)
+    assert info.width * info.height == 90_000  # the use case refuses it as too many pixels

@@ -1,0 +1,148 @@
+"""Small in-memory implementations of the application ports, for use-case tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from kartoteka.application.ports.images import ImageInfo
+from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError, StoredObject
+from kartoteka.application.ports.unit_of_work import Batch, OutboundMessage, TaskNotFoundError
+from kartoteka.application.recognition.errors import UnsupportedImageError
+from kartoteka.application.recognition.messages import messages_for
+from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.objects: dict[str, StoredObject] = {}
+        self.fail_after: int | None = None  # puts allowed before the store "goes down"
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        if self.fail_after is not None:
+            if self.fail_after == 0:
+                raise StorageUnavailableError("store down")
+            self.fail_after -= 1
+        self.objects[key] = StoredObject(key, data, content_type)
+
+    async def get(self, key: str) -> StoredObject:
+        if key not in self.objects:
+            raise ObjectNotFoundError(key)
+        return self.objects[key]
+
+    async def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    async def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    async def presigned_get_url(self, key: str, expires: timedelta) -> str:
+        return f"memory://{key}"
+
+    async def ping(self) -> None:
+        return None
+
+
+class MemoryDatabase:
+    """What has been committed: tasks, batches and the outbox."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[UUID, RecognitionTask] = {}
+        self.batches: dict[UUID, Batch] = {}
+        self.outbox: list[OutboundMessage] = []
+        self.fail_commit = False
+
+
+class _Tasks:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self._seen: dict[UUID, RecognitionTask] = {}
+        self.deleted: set[UUID] = set()
+
+    @property
+    def seen(self) -> Sequence[RecognitionTask]:
+        return list(self._seen.values())
+
+    async def add(self, task: RecognitionTask) -> None:
+        self._seen[task.id] = task
+
+    async def get(self, task_id: UUID) -> RecognitionTask:
+        if task_id in self._seen:
+            return self._seen[task_id]
+        if task_id not in self._db.tasks:
+            raise TaskNotFoundError(task_id)
+        import copy
+
+        task = copy.deepcopy(self._db.tasks[task_id])
+        self._seen[task_id] = task
+        return task
+
+    async def delete(self, task: RecognitionTask) -> None:
+        self._seen[task.id] = task
+        self.deleted.add(task.id)
+
+    async def counts_by_status(self, batch_id: UUID | None = None) -> dict[TaskStatus, int]:
+        counts = dict.fromkeys(TaskStatus, 0)
+        for t in self._db.tasks.values():
+            if batch_id is None or t.batch_id == batch_id:
+                counts[t.status] += 1
+        return counts
+
+
+class _Batches:
+    def __init__(self) -> None:
+        self.added: list[Batch] = []
+
+    async def add(self, batch: Batch) -> None:
+        self.added.append(batch)
+
+    async def get(self, batch_id: UUID) -> Batch | None:
+        return next((b for b in self.added if b.id == batch_id), None)
+
+
+class MemoryUnitOfWork:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> Self:
+        self.tasks = _Tasks(self._db)
+        self.batches = _Batches()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        if self._db.fail_commit:
+            raise ConnectionError("database down")
+        for task in self.tasks.seen:
+            for event in task.events:
+                self._db.outbox.extend(messages_for(event))
+            task.events.clear()
+            if task.id in self.tasks.deleted:
+                self._db.tasks.pop(task.id, None)
+            else:
+                self._db.tasks[task.id] = task
+        for batch in self.batches.added:
+            self._db.batches[batch.id] = batch
+
+    async def rollback(self) -> None:
+        return None
+
+
+class MagicBytesInspector:
+    """Accepts b"PNG:<w>x<h>" payloads; everything else is unreadable; b"GIF" is unsupported."""
+
+    async def inspect(self, data: bytes, max_pixels: int) -> ImageInfo:
+        if data.startswith(b"GIF"):
+            raise UnsupportedImageError("GIF images are not accepted")
+        if not data.startswith(b"PNG:"):
+            raise UnreadableImageError("not a recognised image")
+        w, h = (int(v) for v in data[4:].split(b"x"))
+        return ImageInfo("PNG", "image/png", ".png", w, h)
