@@ -66,3 +66,34 @@ async def test_rabbit_publisher_down_raises_publish_error() -> None:
     publisher = RabbitIntegrationPublisher("amqp://guest:guest@127.0.0.1:9/")
     with pytest.raises(PublishError, match="rabbitmq"):
         await asyncio.wait_for(publisher.publish([OutboundMessage("integration", "k", {})]), timeout=30)
+
+
+async def test_progress_feed_publishes_ticks_and_swallows_outages(redis_server: RedisServer) -> None:
+    from uuid import uuid4
+
+    from kartoteka.application.ports.progress import Progress
+    from kartoteka.infrastructure.messaging.progress_feed import PROGRESS, RedisProgressFeed
+
+    redis = Redis.from_url(redis_server.url)
+    sub = redis.pubsub()
+    await sub.subscribe(channel_for(PROGRESS))
+    try:
+        assert (await sub.get_message(timeout=5) or {}).get("type") == "subscribe"
+        task_id = uuid4()
+        await RedisProgressFeed(redis).publish(task_id, 2, Progress("reading", 3, 30))
+        message = await sub.get_message(ignore_subscribe_messages=True, timeout=5)
+        assert message is not None
+        assert json.loads(message["data"]) == {
+            "type": "task.progress",
+            "task_id": str(task_id),
+            "attempt": 2,
+            "stage": "reading",
+            "done": 3,
+            "total": 30,
+        }
+    finally:
+        await sub.aclose()
+        await redis.aclose()
+    down = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=1)
+    await RedisProgressFeed(down).publish(uuid4(), 1, Progress("reading", 1, 2))  # logged, not raised
+    await down.aclose()
