@@ -129,6 +129,23 @@ class DatabaseSettings(Section):
     connect_timeout_s: float = Field(5.0, gt=0, description="Give up connecting after this many seconds.")
 
 
+class RedisSettings(Section):
+    """Redis (or Valkey): live progress, status pub/sub, and the job broker when RabbitMQ is absent."""
+
+    url: str = Field("redis://127.0.0.1:6379/0", description="redis://host:port/db")
+
+
+class BrokerSettings(Section):
+    """Where jobs queue for workers (TaskIQ)."""
+
+    url: str | None = Field(
+        None, description="amqp://user:password@host:port/vhost for RabbitMQ; null uses TaskIQ's Redis list broker."
+    )
+    prefetch: int = Field(1, ge=1, le=1000, description="Jobs a worker holds unacknowledged (size it to the device).")
+    job_timeout_s: float = Field(600.0, gt=0, description="A job running longer than this is stopped and retried.")
+    max_retries: int = Field(3, ge=0, le=20, description="Retries of a job after a transient failure.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -140,6 +157,8 @@ class Settings(BaseSettings):
 
     database: DatabaseSettings = DatabaseSettings()
     s3: S3Settings = S3Settings()
+    redis: RedisSettings = RedisSettings()
+    broker: BrokerSettings = BrokerSettings()
     recognition: RecognitionSettings = RecognitionSettings()
     inference: InferenceSettings = InferenceSettings()
 
