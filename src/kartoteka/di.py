@@ -7,20 +7,34 @@ start-up with a message naming it, instead of failing the first job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
 from PIL import Image
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kartoteka.application.ports.live import CancellationProbe, ProgressFeed
+from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.ports.unit_of_work import UnitOfWork
+from kartoteka.application.recognition.messages import messages_for
+from kartoteka.application.recognition.process_card import ProcessCard
 from kartoteka.application.recognition.recognize_card import RecognizeCard
 from kartoteka.domain.recognition.layout import LayoutRules
+from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.db.cancellation import SqlCancellationProbe
+from kartoteka.infrastructure.db.engine import create_engine
+from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 from kartoteka.infrastructure.ml.images import PillowCardImageLoader
 from kartoteka.infrastructure.ml.runtime import Device, resolve_device
 from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector
+from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
 
 CardRecognition = RecognizeCard[Image.Image]
+UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 class RecognitionPipelineProvider(Provider):
@@ -69,5 +83,72 @@ class RecognitionPipelineProvider(Provider):
         return RecognizeCard(loader, detector, recognizer, rules)
 
 
+class ServicesProvider(Provider):
+    """Connections to the servers every process kind uses: PostgreSQL, S3, Redis."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings, scope=Scope.APP)
+
+    @provide
+    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(settings.database)
+        yield engine
+        await engine.dispose()
+
+    @provide
+    def unit_of_work(self, engine: AsyncEngine) -> UnitOfWorkFactory:
+        return lambda: SqlUnitOfWork(engine, messages_for)
+
+    @provide
+    async def storage(self, settings: Settings) -> AsyncIterator[ObjectStorage]:
+        storage = S3ObjectStorage(settings.s3)
+        await storage.ensure_bucket()
+        yield storage
+        await storage.close()
+
+    @provide
+    async def redis(self, settings: Settings) -> AsyncIterator[Redis]:
+        client = Redis.from_url(settings.redis.url)
+        yield client
+        await client.aclose()
+
+
+class WorkerProvider(Provider):
+    """The recognition worker's use case, on top of the pipeline and the services."""
+
+    scope = Scope.APP
+
+    @provide
+    def feed(self, redis: Redis) -> ProgressFeed:
+        return RedisProgressFeed(redis)
+
+    @provide
+    def probe(self, engine: AsyncEngine) -> CancellationProbe:
+        return SqlCancellationProbe(engine)
+
+    @provide
+    def process_card(
+        self,
+        uow: UnitOfWorkFactory,
+        storage: ObjectStorage,
+        recognize: CardRecognition,
+        feed: ProgressFeed,
+        probe: CancellationProbe,
+    ) -> ProcessCard:
+        return ProcessCard(uow, storage, recognize, feed, probe, utc_now)
+
+
 def recognition_container(settings: Settings) -> AsyncContainer:
     return make_async_container(RecognitionPipelineProvider(), context={Settings: settings})
+
+
+def worker_container(settings: Settings) -> AsyncContainer:
+    from dishka.integrations.taskiq import TaskiqProvider
+
+    return make_async_container(
+        RecognitionPipelineProvider(),
+        ServicesProvider(),
+        WorkerProvider(),
+        TaskiqProvider(),
+        context={Settings: settings},
+    )

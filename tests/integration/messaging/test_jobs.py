@@ -9,8 +9,9 @@ import pytest
 from taskiq import AsyncBroker
 
 from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.recognition.messages import RECOGNIZE_JOB
 from kartoteka.infrastructure.config.settings import BrokerSettings
-from kartoteka.infrastructure.messaging.jobs import RECOGNIZE_TASK, TaskiqJobPublisher, make_broker
+from kartoteka.infrastructure.messaging.jobs import TaskiqJobPublisher, make_broker
 from tests.harness.rabbitmq import RabbitMQServer
 from tests.harness.redis import RedisServer
 
@@ -48,7 +49,7 @@ async def test_kicked_job_arrives_with_task_name_and_arguments(kind: str, reques
             [OutboundMessage("recognition.jobs", task_id, {"task_id": task_id, "attempt": 2})]
         )
         name, args = await asyncio.wait_for(receive_one(worker), timeout=20)
-        assert (name, args) == (RECOGNIZE_TASK, [task_id, 2])
+        assert (name, args) == (RECOGNIZE_JOB, [task_id, 2])
     finally:
         await sender.shutdown()
         await worker.shutdown()

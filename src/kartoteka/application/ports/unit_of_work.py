@@ -62,8 +62,11 @@ class BatchRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    tasks: TaskRepository
-    batches: BatchRepository
+    @property
+    def tasks(self) -> TaskRepository: ...
+
+    @property
+    def batches(self) -> BatchRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -23,6 +23,7 @@ from kartoteka.domain.recognition.events import (
 )
 
 JOBS = "recognition.jobs"
+RECOGNIZE_JOB = "kartoteka.recognize"  # the worker's task name; the relay kicks jobs by it
 CANCELLATIONS = "recognition.cancellations"
 STATUS = "status"
 INTEGRATION = "integration"

@@ -18,9 +18,9 @@ from taskiq_redis import ListQueueBroker
 
 from kartoteka.application.ports.messaging import PublishError
 from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.recognition.messages import RECOGNIZE_JOB
 from kartoteka.infrastructure.config.settings import BrokerSettings
 
-RECOGNIZE_TASK = "kartoteka.recognize"
 QUEUES = {"recognition": "kartoteka.recognition", "embedding": "kartoteka.embedding"}
 ROUTING_LABEL = "queue_name"
 
@@ -48,7 +48,7 @@ class TaskiqJobPublisher:
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         kicker: AsyncKicker[..., None] = AsyncKicker(
-            RECOGNIZE_TASK, self._broker, labels={ROUTING_LABEL: QUEUES["recognition"]}
+            RECOGNIZE_JOB, self._broker, labels={ROUTING_LABEL: QUEUES["recognition"]}
         )
         try:
             for m in messages:

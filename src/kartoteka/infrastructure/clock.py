@@ -1,0 +1,9 @@
+"""Time, always timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,1 @@
+"""Long-running process bodies (worker, relay): composition on top of the dishka providers."""

@@ -1,0 +1,45 @@
+"""``kartoteka relay``: deliver outbox rows until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from kartoteka.application.ports.messaging import MessagePublisher
+from kartoteka.application.recognition.messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS
+from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.db.engine import create_engine
+from kartoteka.infrastructure.messaging.jobs import TaskiqJobPublisher, make_broker
+from kartoteka.infrastructure.messaging.rabbit_publisher import RabbitIntegrationPublisher
+from kartoteka.infrastructure.messaging.redis_publisher import RedisChannelPublisher
+from kartoteka.infrastructure.messaging.relay import OutboxRelay
+
+
+def listen_dsn(database_url: str) -> str:
+    """The plain libpq form of the SQLAlchemy URL, for the LISTEN connection."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
+    engine = create_engine(settings.database)
+    redis = Redis.from_url(settings.redis.url)
+    broker = make_broker(settings.broker, settings.redis.url)
+    await broker.startup()
+    channels = RedisChannelPublisher(redis)
+    integration: MessagePublisher = RabbitIntegrationPublisher(settings.broker.url) if settings.broker.url else channels
+    publishers: dict[str, MessagePublisher] = {
+        JOBS: TaskiqJobPublisher(broker),
+        STATUS: channels,
+        CANCELLATIONS: channels,
+        INTEGRATION: integration,
+    }
+    try:
+        await OutboxRelay(engine, publishers, listen_dsn=listen_dsn(settings.database.url)).run(stop)
+    finally:
+        if isinstance(integration, RabbitIntegrationPublisher):
+            await integration.close()
+        await broker.shutdown()
+        await redis.aclose()
+        await engine.dispose()
