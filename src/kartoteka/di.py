@@ -102,7 +102,11 @@ class ServicesProvider(Provider):
     @provide
     async def storage(self, settings: Settings) -> AsyncIterator[ObjectStorage]:
         storage = S3ObjectStorage(settings.s3)
-        await storage.ensure_bucket()
+        try:
+            await storage.ensure_bucket()
+        except BaseException:
+            await storage.close()
+            raise
         yield storage
         await storage.close()
 

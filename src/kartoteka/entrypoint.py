@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from kartoteka.infrastructure.config.settings import ConfigurationError, Settings, load_settings
 from kartoteka.infrastructure.ml.offline import prepare_offline_environment
 from kartoteka.presentation.cli.parser import build_parser
 
 EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +32,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "recognize":
         return asyncio.run(_recognize(settings, args))
+    if args.command == "migrate":
+        from kartoteka.infrastructure.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+        return 0
+    if args.command == "worker":
+        from kartoteka.runtime.worker import run_worker
+
+        queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+        unknown = sorted(set(queues) - {"recognition", "embedding"})
+        if unknown or not queues:
+            print(
+                f"kartoteka: unknown queue(s) {', '.join(unknown) or '(none)'}; use recognition, embedding",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        return _serve_process(lambda stop: run_worker(settings, queues, stop))
+    if args.command == "relay":
+        from kartoteka.runtime.relay import run_relay
+
+        return _serve_process(lambda stop: run_relay(settings, stop))
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _serve_process(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run a process body; a missing model or an unreachable server at start-up is a one-line error."""
+    from kartoteka.application.ports.storage import StorageUnavailableError
+    from kartoteka.domain.recognition.errors import ModelUnavailableError
+    from kartoteka.infrastructure.db.unit_of_work import DatabaseUnavailableError
+    from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
+
+    try:
+        return asyncio.run(_until_signalled(body))
+    except (ModelUnavailableError, DeviceUnavailableError) as exc:
+        print(f"kartoteka: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (StorageUnavailableError, DatabaseUnavailableError, ConnectionError, OSError) as exc:
+        print(f"kartoteka: cannot start: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+
+async def _until_signalled(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run a long-lived process body; SIGINT or SIGTERM asks it to stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    await body(stop)
+    return 0
 
 
 async def _recognize(settings: Settings, args: argparse.Namespace) -> int:

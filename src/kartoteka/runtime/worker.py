@@ -19,7 +19,7 @@ from taskiq.api.receiver import run_receiver_task
 from taskiq.middlewares import SmartRetryMiddleware
 
 from kartoteka.application.recognition.process_card import ProcessCard
-from kartoteka.di import worker_container
+from kartoteka.di import CardRecognition, worker_container
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.jobs import make_broker
 from kartoteka.presentation.worker.tasks import register_recognition_tasks
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 async def run_worker(settings: Settings, queues: Sequence[str], stop: asyncio.Event) -> None:
     container = worker_container(settings)
     try:
-        await container.get(ProcessCard)  # load models and connect now, not on the first job
+        await container.get(CardRecognition)  # models first: a missing model is the error to report
+        await container.get(ProcessCard)  # then the servers, now rather than on the first job
         broker = make_broker(settings.broker, settings.redis.url, queues)
         broker.add_middlewares(
             SmartRetryMiddleware(

@@ -26,6 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     recognize.add_argument("cards", nargs="+", type=Path, metavar="CARD", help="image files")
     recognize.add_argument("--format", choices=("json", "txt"), default="json", help="output format (default json)")
 
+    commands.add_parser("migrate", help="bring the database schema up to date (alembic upgrade head)")
+    worker = commands.add_parser("worker", help="run a TaskIQ worker for recognition jobs")
+    worker.add_argument(
+        "--queues",
+        default="recognition",
+        help="comma-separated queues to consume (default: recognition)",
+    )
+    commands.add_parser("relay", help="deliver committed outbox messages to the broker and event channels")
+
     dev = commands.add_parser("dev", help="developer tools")
     dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
     fixtures = dev_commands.add_parser(
