@@ -1,0 +1,35 @@
+"""Reading task lists: filters, keyset pagination and per-status counts (the api's read side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    statuses: frozenset[TaskStatus] = frozenset()
+    batch_id: UUID | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: tuple[RecognitionTask, ...]
+    next_cursor: str | None
+    counts: dict[TaskStatus, int]
+
+
+class InvalidCursorError(Exception):
+    """The cursor was not produced by this service (or was altered)."""
+
+
+class TaskReader(Protocol):
+    async def page(self, where: TaskFilter, cursor: str | None, limit: int) -> TaskPage:
+        """Newest first; ``counts`` covers every task matching ``where`` except its status filter."""
+        ...
