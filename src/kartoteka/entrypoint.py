@@ -59,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve_process(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     """Run a process body; a missing model or an unreachable server at start-up is a one-line error."""
     from kartoteka.application.ports.storage import StorageUnavailableError
+    from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
     from kartoteka.domain.recognition.errors import ModelUnavailableError
-    from kartoteka.infrastructure.db.unit_of_work import DatabaseUnavailableError
     from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
 
     try:

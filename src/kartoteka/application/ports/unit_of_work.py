@@ -18,6 +18,10 @@ class TaskNotFoundError(Exception):
         self.task_id = task_id
 
 
+class DatabaseUnavailableError(Exception):
+    """The database cannot be reached; the request may be retried later (HTTP 503)."""
+
+
 class ConcurrentUpdateError(Exception):
     """Someone else changed the task since it was read; re-read and try again."""
 

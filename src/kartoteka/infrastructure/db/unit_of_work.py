@@ -15,16 +15,12 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError, OutboundMessage
 from kartoteka.domain.recognition.events import DomainEvent
 from kartoteka.infrastructure.db.schema import outbox
 from kartoteka.infrastructure.db.tasks import SqlBatchRepository, SqlTaskRepository
 
 MessageMapper = Callable[[DomainEvent], list[OutboundMessage]]
-
-
-class DatabaseUnavailableError(Exception):
-    """PostgreSQL cannot be reached; the request may be retried later (HTTP 503)."""
 
 
 class SqlUnitOfWork:
