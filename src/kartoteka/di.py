@@ -8,24 +8,32 @@ start-up with a message naming it, instead of failing the first job.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from uuid import uuid4
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
 from PIL import Image
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kartoteka.application.ports.health import DependencyCheck
 from kartoteka.application.ports.live import CancellationProbe, ProgressFeed
 from kartoteka.application.ports.storage import ObjectStorage
 from kartoteka.application.ports.unit_of_work import UnitOfWork
+from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
 from kartoteka.application.recognition.messages import messages_for
 from kartoteka.application.recognition.process_card import ProcessCard
+from kartoteka.application.recognition.queries import TaskReader
 from kartoteka.application.recognition.recognize_card import RecognizeCard
+from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.domain.recognition.layout import LayoutRules
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.cancellation import SqlCancellationProbe
 from kartoteka.infrastructure.db.engine import create_engine
+from kartoteka.infrastructure.db.task_reader import SqlTaskReader
 from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
+from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 from kartoteka.infrastructure.ml.images import PillowCardImageLoader
 from kartoteka.infrastructure.ml.runtime import Device, resolve_device
@@ -140,6 +148,59 @@ class WorkerProvider(Provider):
         probe: CancellationProbe,
     ) -> ProcessCard:
         return ProcessCard(uow, storage, recognize, feed, probe, utc_now)
+
+
+class ApiProvider(Provider):
+    """Use cases the HTTP api serves; no model library is reachable from here."""
+
+    scope = Scope.APP
+
+    @provide
+    def limits(self, settings: Settings) -> UploadLimits:
+        return UploadLimits(
+            max_upload_bytes=settings.api.max_upload_bytes,
+            max_pixels=settings.recognition.max_pixels,
+            max_files=settings.api.max_files,
+        )
+
+    @provide
+    def submit_cards(self, uow: UnitOfWorkFactory, storage: ObjectStorage, limits: UploadLimits) -> SubmitCards:
+        return SubmitCards(uow, storage, PillowImageInspector(), limits, utc_now, uuid4)
+
+    @provide
+    def get_task(self, uow: UnitOfWorkFactory) -> GetTask:
+        return GetTask(uow)
+
+    @provide
+    def cancel_task(self, uow: UnitOfWorkFactory) -> CancelTask:
+        return CancelTask(uow, utc_now)
+
+    @provide
+    def retry_task(self, uow: UnitOfWorkFactory) -> RetryTask:
+        return RetryTask(uow, utc_now)
+
+    @provide
+    def delete_task(self, uow: UnitOfWorkFactory, storage: ObjectStorage) -> DeleteTask:
+        return DeleteTask(uow, storage, utc_now)
+
+    @provide
+    def task_reader(self, engine: AsyncEngine) -> TaskReader:
+        return SqlTaskReader(engine)
+
+    @provide
+    def readiness(
+        self, settings: Settings, engine: AsyncEngine, redis: Redis, storage: ObjectStorage
+    ) -> list[DependencyCheck]:
+        checks: list[DependencyCheck] = [DatabaseCheck(engine), RedisCheck(redis), StorageCheck(storage)]
+        if settings.broker.url:
+            checks.append(RabbitCheck(settings.broker.url))
+        return checks
+
+
+def api_container(settings: Settings) -> AsyncContainer:
+    from dishka.integrations.fastapi import FastapiProvider
+
+    return make_async_container(ServicesProvider(), ApiProvider(), FastapiProvider(), context={Settings: settings})
 
 
 def recognition_container(settings: Settings) -> AsyncContainer:

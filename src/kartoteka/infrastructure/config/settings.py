@@ -146,6 +146,15 @@ class BrokerSettings(Section):
     max_retries: int = Field(3, ge=0, le=20, description="Retries of a job after a transient failure.")
 
 
+class ApiSettings(Section):
+    """The HTTP api process."""
+
+    host: str = Field("127.0.0.1", description="Address uvicorn binds to (0.0.0.0 in containers).")
+    port: int = Field(8000, ge=1, le=65535, description="Port uvicorn listens on.")
+    max_upload_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Largest card scan accepted, in bytes.")
+    max_files: int = Field(100, ge=1, le=10_000, description="Most files in one submission.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -155,6 +164,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    api: ApiSettings = ApiSettings()
     database: DatabaseSettings = DatabaseSettings()
     s3: S3Settings = S3Settings()
     redis: RedisSettings = RedisSettings()

@@ -1,0 +1,33 @@
+"""The FastAPI application: routers, error mapping, and the dishka container's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dishka import AsyncContainer
+from dishka.integrations.fastapi import setup_dishka
+from fastapi import FastAPI
+
+from kartoteka.presentation.http import health, legacy, recognition
+from kartoteka.presentation.http.errors import install_error_handlers
+
+
+def create_app(container: AsyncContainer) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.close()
+
+    app = FastAPI(
+        title="Kartoteka",
+        summary="Recognition and retrieval for archives of handwritten dialectological word cards.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(recognition.router)
+    app.include_router(legacy.router)
+    setup_dishka(container, app)
+    return app

@@ -1,0 +1,83 @@
+"""Every failure becomes JSON ``{"error", "detail"}`` with a status code that says whose fault it is."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError
+from kartoteka.application.ports.unit_of_work import (
+    ConcurrentUpdateError,
+    DatabaseUnavailableError,
+    TaskNotFoundError,
+)
+from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
+from kartoteka.application.recognition.queries import InvalidCursorError
+from kartoteka.domain.recognition.task import IllegalTransitionError
+
+log = logging.getLogger(__name__)
+
+_REJECTION_STATUS = {
+    RejectionKind.EMPTY_REQUEST: 400,
+    RejectionKind.TOO_MANY_FILES: 413,
+    RejectionKind.TOO_LARGE: 413,
+    RejectionKind.TOO_MANY_PIXELS: 413,
+    RejectionKind.UNSUPPORTED_TYPE: 415,
+    RejectionKind.UNREADABLE: 422,
+}
+
+
+def error(status: int, message: str, detail: object = None) -> JSONResponse:
+    return JSONResponse({"error": message, "detail": detail}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UploadRejectedError)
+    async def rejected(_: Request, exc: UploadRejectedError) -> JSONResponse:
+        return error(
+            _REJECTION_STATUS[exc.kind], str(exc), {"file": exc.filename, "kind": exc.kind.value, "reason": exc.reason}
+        )
+
+    @app.exception_handler(TaskNotFoundError)
+    async def not_found(_: Request, exc: TaskNotFoundError) -> JSONResponse:
+        return error(404, str(exc), {"task_id": str(exc.task_id)})
+
+    @app.exception_handler(ObjectNotFoundError)
+    async def object_missing(_: Request, exc: ObjectNotFoundError) -> JSONResponse:
+        return error(404, "the stored image is missing", None)
+
+    @app.exception_handler(IllegalTransitionError)
+    async def conflict(_: Request, exc: IllegalTransitionError) -> JSONResponse:
+        return error(409, str(exc), {"status": exc.current.value, "action": exc.action})
+
+    @app.exception_handler(ConcurrentUpdateError)
+    async def concurrent(_: Request, exc: ConcurrentUpdateError) -> JSONResponse:
+        return error(409, str(exc), None)
+
+    @app.exception_handler(InvalidCursorError)
+    async def bad_cursor(_: Request, exc: InvalidCursorError) -> JSONResponse:
+        return error(400, str(exc), None)
+
+    @app.exception_handler(DatabaseUnavailableError)
+    @app.exception_handler(StorageUnavailableError)
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable: %s", exc)
+        return error(503, "a service Kartoteka depends on is unavailable; try again shortly", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return error(422, "the request is not valid", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), None)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error(500, "internal error", type(exc).__name__)

@@ -1,0 +1,48 @@
+"""The reference backend's ``/task/*`` routes, same shapes, for clients written against it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from dishka.integrations.fastapi import FromDishka, inject
+from fastapi import APIRouter, File, Response, UploadFile
+
+from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.recognition.manage_tasks import CancelTask, GetTask
+from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
+from kartoteka.presentation.http.schemas import LegacyTaskOut
+from kartoteka.presentation.http.uploads import read_upload
+
+router = APIRouter(prefix="/task", tags=["legacy"])
+
+
+@router.post("/submit")
+@inject
+async def submit(
+    image: Annotated[UploadFile, File()], submit: FromDishka[SubmitCards], limits: FromDishka[UploadLimits]
+) -> dict[str, Any]:
+    upload = await read_upload(image, limits.max_upload_bytes)
+    submission = await submit([upload])
+    return LegacyTaskOut.of(submission.tasks[0]).to_json()
+
+
+@router.get("/")
+@router.get("", include_in_schema=False)
+@inject
+async def get(task_id: UUID, get: FromDishka[GetTask]) -> dict[str, Any]:
+    return LegacyTaskOut.of(await get(task_id)).to_json()
+
+
+@router.post("/cancel")
+@inject
+async def cancel(task_id: UUID, cancel: FromDishka[CancelTask]) -> dict[str, Any]:
+    return LegacyTaskOut.of(await cancel(task_id)).to_json()
+
+
+@router.get("/image")
+@inject
+async def image(task_id: UUID, get: FromDishka[GetTask], storage: FromDishka[ObjectStorage]) -> Response:
+    task = await get(task_id)
+    stored = await storage.get(task.image.key)
+    return Response(stored.data, media_type=task.image.content_type)

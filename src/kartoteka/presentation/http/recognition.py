@@ -1,0 +1,94 @@
+"""``/api/recognition/tasks``: submit, list, read, cancel, retry, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from dishka.integrations.fastapi import FromDishka, inject
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
+from kartoteka.application.recognition.queries import TaskFilter, TaskReader
+from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
+from kartoteka.domain.recognition.task import TaskStatus
+from kartoteka.presentation.http.schemas import BatchOut, ErrorOut, SubmissionOut, TaskListOut, TaskOut
+from kartoteka.presentation.http.uploads import read_upload
+
+router = APIRouter(prefix="/api/recognition", tags=["recognition"])
+
+ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)}
+
+
+@router.post("/tasks", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionOut, responses=ERRORS)
+@inject
+async def submit_tasks(
+    images: Annotated[list[UploadFile], File(description="One or many card scans (JPEG, PNG, TIFF, WebP).")],
+    submit: FromDishka[SubmitCards],
+    limits: FromDishka[UploadLimits],
+    batch_label: Annotated[str | None, Form(max_length=500)] = None,
+) -> SubmissionOut:
+    """Queue every file for recognition; a bad file refuses the whole request and nothing is stored."""
+    uploads = [await read_upload(image, limits.max_upload_bytes) for image in images]
+    submission = await submit(uploads, batch_label)
+    return SubmissionOut(
+        batch=BatchOut.of(submission.batch) if submission.batch else None,
+        tasks=[TaskOut.of(t) for t in submission.tasks],
+    )
+
+
+@router.get("/tasks", response_model=TaskListOut, responses=ERRORS)
+@inject
+async def list_tasks(
+    reader: FromDishka[TaskReader],
+    status_: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
+    batch: UUID | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> TaskListOut:
+    """Newest first, a page at a time; ``counts`` gives tasks per status under the other filters."""
+    where = TaskFilter(
+        statuses=frozenset(status_ or ()), batch_id=batch, created_from=created_from, created_to=created_to
+    )
+    page = await reader.page(where, cursor, limit)
+    return TaskListOut(items=[TaskOut.of(t) for t in page.tasks], next_cursor=page.next_cursor, counts=page.counts)
+
+
+@router.get("/tasks/{task_id}", response_model=TaskOut, responses=ERRORS)
+@inject
+async def get_task(task_id: UUID, get: FromDishka[GetTask]) -> TaskOut:
+    return TaskOut.of(await get(task_id))
+
+
+@router.get("/tasks/{task_id}/image", responses=ERRORS, response_class=Response)
+@inject
+async def get_task_image(task_id: UUID, get: FromDishka[GetTask], storage: FromDishka[ObjectStorage]) -> Response:
+    """The scan exactly as uploaded."""
+    task = await get(task_id)
+    stored = await storage.get(task.image.key)
+    return Response(stored.data, media_type=task.image.content_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/tasks/{task_id}/cancel", response_model=TaskOut, responses=ERRORS)
+@inject
+async def cancel_task(task_id: UUID, cancel: FromDishka[CancelTask]) -> TaskOut:
+    """Queued: cancelled now. Running: ``cancelling`` until the worker stops between batches."""
+    return TaskOut.of(await cancel(task_id))
+
+
+@router.post("/tasks/{task_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut, responses=ERRORS)
+@inject
+async def retry_task(task_id: UUID, retry: FromDishka[RetryTask]) -> TaskOut:
+    """Run a failed, cancelled or completed task again, as a new attempt with the current models."""
+    return TaskOut.of(await retry(task_id))
+
+
+@router.delete("/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT, response_model=None, responses=ERRORS)
+@inject
+async def delete_task(task_id: UUID, delete: FromDishka[DeleteTask]) -> Response:
+    await delete(task_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,119 @@
+"""The JSON shapes of the recognition API (and of the reference backend's routes for old clients)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from kartoteka.application.ports.unit_of_work import Batch
+from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What went wrong, for people.")
+    detail: Any = Field(None, description="Machine-readable particulars (field errors, the file, the status).")
+
+
+class ProgressOut(BaseModel):
+    stage: str
+    done: int
+    total: int
+
+
+class TaskOut(BaseModel):
+    id: UUID
+    status: TaskStatus
+    attempt: int
+    batch_id: UUID | None
+    filename: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    progress: ProgressOut
+    text: str | None = Field(description="Plain transcript: words by spaces, lines by newlines.")
+    transcript: dict[str, Any] | None = Field(description="Lines → words with boxes and confidences.")
+    models: list[dict[str, str]]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    image_url: str
+
+    @classmethod
+    def of(cls, task: RecognitionTask) -> TaskOut:
+        transcript = task.transcript.to_dict() if task.transcript is not None else None
+        return cls(
+            id=task.id,
+            status=task.status,
+            attempt=task.attempt,
+            batch_id=task.batch_id,
+            filename=task.image.filename,
+            content_type=task.image.content_type,
+            size=task.image.size,
+            width=task.image.width,
+            height=task.image.height,
+            progress=ProgressOut(stage=task.progress.stage, done=task.progress.done, total=task.progress.total),
+            text=task.transcript.text if task.transcript is not None else None,
+            transcript=transcript,
+            models=transcript["models"] if transcript else [],
+            error=task.error,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            image_url=f"/api/recognition/tasks/{task.id}/image",
+        )
+
+
+class BatchOut(BaseModel):
+    id: UUID
+    label: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, batch: Batch) -> BatchOut:
+        return cls(id=batch.id, label=batch.label, created_at=batch.created_at)
+
+
+class SubmissionOut(BaseModel):
+    batch: BatchOut | None
+    tasks: list[TaskOut]
+
+
+class TaskListOut(BaseModel):
+    items: list[TaskOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    counts: dict[TaskStatus, int] = Field(description="Tasks per status under the same filters except status.")
+
+
+class LegacyStatus(BaseModel):
+    type: Literal["created", "completed", "failed", "cancelled"]
+    text: str | None = None
+    error_text: str | None = None
+
+
+class LegacyTaskOut(BaseModel):
+    """The reference backend's TaskDTO: running work is reported as ``created``, as old clients expect."""
+
+    id: UUID
+    status: LegacyStatus
+
+    @classmethod
+    def of(cls, task: RecognitionTask) -> LegacyTaskOut:
+        if task.status is TaskStatus.COMPLETED:
+            status = LegacyStatus(type="completed", text=task.transcript.text if task.transcript else "")
+        elif task.status is TaskStatus.FAILED:
+            status = LegacyStatus(type="failed", error_text=task.error or "")
+        elif task.status is TaskStatus.CANCELLED:
+            status = LegacyStatus(type="cancelled")
+        else:
+            status = LegacyStatus(type="created")
+        return cls(id=task.id, status=status)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
