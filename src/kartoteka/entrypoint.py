@@ -32,6 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "recognize":
         return asyncio.run(_recognize(settings, args))
+    if args.command == "api":
+        import uvicorn
+
+        from kartoteka.di import api_container
+        from kartoteka.presentation.http.app import create_app
+
+        app = create_app(api_container(settings))
+        uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="info")
+        return 0
     if args.command == "migrate":
         from kartoteka.infrastructure.db.migrate import upgrade
 

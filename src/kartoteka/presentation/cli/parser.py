@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     recognize.add_argument("cards", nargs="+", type=Path, metavar="CARD", help="image files")
     recognize.add_argument("--format", choices=("json", "txt"), default="json", help="output format (default json)")
 
+    commands.add_parser("api", help="run the HTTP api (FastAPI over uvicorn)")
     commands.add_parser("migrate", help="bring the database schema up to date (alembic upgrade head)")
     worker = commands.add_parser("worker", help="run a TaskIQ worker for recognition jobs")
     worker.add_argument(
