@@ -34,12 +34,14 @@ from kartoteka.infrastructure.db.task_reader import SqlTaskReader
 from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
 from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
+from kartoteka.infrastructure.messaging.live_events import RedisLiveEventSource
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 from kartoteka.infrastructure.ml.images import PillowCardImageLoader
 from kartoteka.infrastructure.ml.runtime import Device, resolve_device
 from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
+from kartoteka.presentation.http.live import LiveHub
 
 CardRecognition = RecognizeCard[Image.Image]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -186,6 +188,12 @@ class ApiProvider(Provider):
     @provide
     def task_reader(self, engine: AsyncEngine) -> TaskReader:
         return SqlTaskReader(engine)
+
+    @provide
+    async def live_hub(self, redis: Redis, get: GetTask) -> AsyncIterator[LiveHub]:
+        hub = LiveHub(RedisLiveEventSource(redis), get)
+        yield hub
+        await hub.stop()
 
     @provide
     def readiness(

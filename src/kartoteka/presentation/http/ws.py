@@ -1,0 +1,157 @@
+"""WebSockets: ``/api/ws`` (subscribe to tasks or a batch) and the reference's ``/task/status``.
+
+Every subscription is answered with a snapshot read from PostgreSQL, then
+live events; a malformed frame gets an error frame and the connection stays
+open; everything a socket registered is released when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from uuid import UUID
+
+from dishka.integrations.fastapi import FromDishka, inject
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from kartoteka.application.ports.unit_of_work import TaskNotFoundError
+from kartoteka.application.recognition.manage_tasks import GetTask
+from kartoteka.application.recognition.queries import TaskFilter, TaskReader
+from kartoteka.domain.recognition.task import RecognitionTask
+from kartoteka.presentation.http.live import LiveHub, Subscriber, pump_to
+from kartoteka.presentation.http.schemas import LegacyTaskOut, TaskOut
+
+router = APIRouter()
+
+MAX_TASKS_PER_SUBSCRIPTION = 10_000
+
+
+def _task_json(task: RecognitionTask) -> dict[str, Any]:
+    return TaskOut.of(task).model_dump(mode="json")
+
+
+def render_api(task: RecognitionTask | None, event: dict[str, Any]) -> dict[str, Any] | None:
+    if event.get("type") == "task.progress":
+        return event
+    message: dict[str, Any] = {"type": "task.status", "task_id": event["task_id"], "status": event.get("status")}
+    if task is not None:
+        message["task"] = _task_json(task)
+    return message
+
+
+def render_legacy(task: RecognitionTask | None, event: dict[str, Any]) -> dict[str, Any] | None:
+    if event.get("type") != "task.status" or task is None:
+        return None
+    return LegacyTaskOut.of(task).to_json()
+
+
+def _error(message: str, detail: Any = None) -> dict[str, Any]:
+    return {"type": "error", "error": message, "detail": detail}
+
+
+def _uuids(values: Any) -> set[UUID]:
+    if not isinstance(values, list) or not values:
+        raise ValueError("'tasks' must be a non-empty list of task ids")
+    return {UUID(str(v)) for v in values}
+
+
+async def _serve(websocket: WebSocket, subscriber: Subscriber, hub: LiveHub, handle: Any) -> None:
+    await websocket.accept()
+    writer = asyncio.create_task(pump_to(websocket.send_json, subscriber))
+    overflow = asyncio.create_task(subscriber.overflowed.wait())
+    try:
+        while True:
+            receive = asyncio.create_task(websocket.receive_text())
+            done, _ = await asyncio.wait({receive, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            if overflow in done:
+                receive.cancel()
+                await websocket.close(code=1013, reason="too slow to keep up with events")
+                return
+            try:
+                frame = json.loads(receive.result())
+            except ValueError:
+                subscriber.offer(_error("frames must be JSON"))
+                continue
+            await handle(frame)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unwatch(subscriber)
+        for task in (writer, overflow):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+
+
+@router.websocket("/api/ws")
+@inject
+async def live_updates(
+    websocket: WebSocket, hub: FromDishka[LiveHub], get: FromDishka[GetTask], reader: FromDishka[TaskReader]
+) -> None:
+    subscriber = Subscriber(render_api)
+
+    async def ids_for(frame: dict[str, Any]) -> set[UUID]:
+        if "batch" in frame:
+            batch = UUID(str(frame["batch"]))
+            page = await reader.page(TaskFilter(batch_id=batch), None, MAX_TASKS_PER_SUBSCRIPTION)
+            return {t.id for t in page.tasks}
+        return _uuids(frame.get("tasks"))
+
+    async def handle(frame: Any) -> None:
+        if not isinstance(frame, dict):
+            subscriber.offer(_error("frames must be JSON objects"))
+            return
+        op = frame.get("op")
+        if op == "ping":
+            subscriber.offer({"type": "pong"})
+            return
+        if op not in {"subscribe", "unsubscribe"}:
+            subscriber.offer(_error("unknown op; use subscribe, unsubscribe or ping", {"op": op}))
+            return
+        try:
+            ids = await ids_for(frame)
+        except (ValueError, TypeError) as exc:
+            subscriber.offer(_error(str(exc) or "invalid task or batch id"))
+            return
+        if op == "unsubscribe":
+            hub.unwatch(subscriber, ids)
+            subscriber.offer({"type": "unsubscribed", "tasks": sorted(str(i) for i in ids)})
+            return
+        subscriber.hold()
+        hub.watch(subscriber, ids)  # watch first, then read: no event can fall between the two
+        snapshots, missing = [], []
+        for task_id in sorted(ids):
+            try:
+                snapshots.append(_task_json(await get(task_id)))
+            except TaskNotFoundError:
+                missing.append(str(task_id))
+        subscriber.queue.put_nowait({"type": "snapshot", "tasks": snapshots, "missing": missing})
+        subscriber.release()
+
+    await _serve(websocket, subscriber, hub, handle)
+
+
+@router.websocket("/task/status")
+@inject
+async def legacy_status(websocket: WebSocket, hub: FromDishka[LiveHub], get: FromDishka[GetTask]) -> None:
+    """Send ``{"id": uuid}`` per task; receive the reference's TaskDTO now and on every status change."""
+    subscriber = Subscriber(render_legacy)
+
+    async def handle(frame: Any) -> None:
+        try:
+            task_id = UUID(str(frame["id"]))
+        except (KeyError, TypeError, ValueError):
+            subscriber.offer({"error": "send {\"id\": \"<task uuid>\"}", "detail": None})
+            return
+        subscriber.hold()
+        hub.watch(subscriber, {task_id})
+        try:
+            subscriber.queue.put_nowait(LegacyTaskOut.of(await get(task_id)).to_json())
+        except TaskNotFoundError:
+            hub.unwatch(subscriber, {task_id})
+            subscriber.queue.put_nowait({"error": f"task {task_id} does not exist", "detail": {"id": str(task_id)}})
+        subscriber.release()
+
+    await _serve(websocket, subscriber, hub, handle)

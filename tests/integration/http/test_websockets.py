@@ -1,0 +1,179 @@
+"""WebSockets over a real uvicorn, with the relay carrying status events through real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from PIL import Image
+
+from kartoteka.application.ports.progress import Progress
+from kartoteka.di import api_container
+from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
+from kartoteka.presentation.http.app import create_app
+from kartoteka.presentation.http.live import LiveHub
+from kartoteka.runtime.relay import run_relay
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    def __init__(self, base: str, hub: LiveHub, settings: Settings) -> None:
+        self.base = base
+        self.ws = base.replace("http://", "ws://")
+        self.hub = hub
+        self.settings = settings
+
+    async def submit(self, count: int = 1) -> dict[str, Any]:
+        buf = io.BytesIO()
+        Image.new("RGB", (32, 24), (200, 200, 200)).save(buf, format="PNG")
+        files = [("images", (f"c{i}.png", buf.getvalue(), "image/png")) for i in range(count)]
+        async with httpx.AsyncClient(base_url=self.base) as client:
+            response = await client.post("/api/recognition/tasks", files=files)
+            assert response.status_code == 202, response.text
+            return dict(response.json())
+
+    async def post(self, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.base) as client:
+            return await client.post(path)
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[Service]:
+    container = api_container(settings)
+    app = create_app(container)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    stop = asyncio.Event()
+    relay = asyncio.create_task(run_relay(settings, stop))
+    try:
+        while not server.started:
+            if serving.done():
+                raise AssertionError(f"uvicorn did not start: {serving.exception()!r}")
+            await asyncio.sleep(0.05)
+        yield Service(f"http://127.0.0.1:{port}", await container.get(LiveHub), settings)
+    finally:
+        stop.set()
+        server.should_exit = True
+        await asyncio.wait_for(asyncio.gather(serving, relay, return_exceptions=True), timeout=30)
+        await container.close()
+
+
+async def receive(
+    ws: Any, kind: str | None = None, within: float = 15, seen: list[dict[str, Any]] | None = None, **match: Any
+) -> dict[str, Any]:
+    """The next frame of ``kind`` whose fields equal ``match``; frames skipped on the way go to ``seen``."""
+
+    async def next_frame() -> dict[str, Any]:
+        while True:
+            frame = dict(json.loads(await ws.recv()))
+            if (kind is None or frame.get("type") == kind) and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+            if seen is not None:
+                seen.append(frame)
+
+    return await asyncio.wait_for(next_frame(), within)
+
+
+async def test_subscribe_snapshot_then_status_and_progress_events(service: Service) -> None:
+    task = (await service.submit())["tasks"][0]
+    async with websockets.connect(service.ws + "/api/ws") as ws:
+        await ws.send(json.dumps({"op": "subscribe", "tasks": [task["id"]]}))
+        snapshot = await receive(ws)
+        assert snapshot["type"] == "snapshot"
+        assert [t["id"] for t in snapshot["tasks"]] == [task["id"]]
+        assert snapshot["tasks"][0]["status"] == "queued"
+
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(service.settings.redis.url)
+        await RedisProgressFeed(redis).publish(uuid.UUID(task["id"]), 1, Progress("reading", 2, 7))
+        await redis.aclose()
+        progress = await receive(ws, "task.progress")
+        assert (progress["done"], progress["total"]) == (2, 7)
+
+        assert (await service.post(f"/api/recognition/tasks/{task['id']}/cancel")).status_code == 200
+        status = await receive(ws, "task.status", status="cancelled")
+        assert status["task"]["status"] == "cancelled"
+        assert status["task"]["id"] == task["id"]
+
+
+async def test_batch_subscription_and_unsubscribe(service: Service) -> None:
+    submitted = await service.submit(2)
+    ids = sorted(t["id"] for t in submitted["tasks"])
+    async with websockets.connect(service.ws + "/api/ws") as ws:
+        await ws.send(json.dumps({"op": "subscribe", "batch": submitted["batch"]["id"]}))
+        snapshot = await receive(ws, "snapshot")
+        assert sorted(t["id"] for t in snapshot["tasks"]) == ids
+        await ws.send(json.dumps({"op": "unsubscribe", "tasks": [ids[0]]}))
+        await receive(ws, "unsubscribed")
+        await service.post(f"/api/recognition/tasks/{ids[0]}/cancel")
+        await service.post(f"/api/recognition/tasks/{ids[1]}/cancel")
+        skipped: list[dict[str, Any]] = []
+        await receive(ws, "task.status", seen=skipped, task_id=ids[1], status="cancelled")
+        assert all(f.get("task_id") != ids[0] for f in skipped)  # the unsubscribed task sent nothing
+
+
+async def test_malformed_frames_get_error_frames_and_the_socket_stays(service: Service) -> None:
+    async with websockets.connect(service.ws + "/api/ws") as ws:
+        for bad in (
+            "not json",
+            json.dumps([1]),
+            json.dumps({"op": "dance"}),
+            json.dumps({"op": "subscribe", "tasks": ["x"]}),
+        ):
+            await ws.send(bad)
+            frame = await receive(ws)
+            assert frame["type"] == "error"
+            assert frame["error"]
+        await ws.send(json.dumps({"op": "ping"}))
+        assert (await receive(ws))["type"] == "pong"
+
+
+async def test_closing_a_socket_releases_its_subscriptions(service: Service) -> None:
+    task = (await service.submit())["tasks"][0]
+    before = service.hub.watched
+    async with websockets.connect(service.ws + "/api/ws") as ws:
+        await ws.send(json.dumps({"op": "subscribe", "tasks": [task["id"]]}))
+        await receive(ws, "snapshot")
+        assert service.hub.watched == before + 1
+
+    async def released() -> None:
+        while service.hub.watched != before:  # noqa: ASYNC110  (a condition polled under a deadline)
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(released(), timeout=10)
+
+
+async def test_legacy_status_socket(service: Service) -> None:
+    task = (await service.submit())["tasks"][0]
+    async with websockets.connect(service.ws + "/task/status") as ws:
+        await ws.send(json.dumps({"id": task["id"]}))
+        assert json.loads(await ws.recv()) == {"id": task["id"], "status": {"type": "created"}}
+        await ws.send("garbage")
+        assert "error" in json.loads(await ws.recv())  # an error frame, not a dropped connection
+        await service.post(f"/api/recognition/tasks/{task['id']}/cancel")
+
+        async def until_cancelled() -> dict[str, Any]:
+            while True:  # a late "created" push for the submission may come first
+                pushed = dict(json.loads(await ws.recv()))
+                if pushed["status"]["type"] != "created":
+                    return pushed
+
+        pushed = await asyncio.wait_for(until_cancelled(), 15)
+        assert pushed == {"id": task["id"], "status": {"type": "cancelled"}}
