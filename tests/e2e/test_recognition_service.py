@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -45,6 +46,84 @@ def wait_until(
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class Service:
+    """api, relay and workers as separate processes; each can be stopped or killed on its own."""
+
+    def __init__(self, env: dict[str, str], logs: Path, base: str) -> None:
+        self.env = env
+        self.logs = logs
+        self.base = base
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._stack = contextlib.ExitStack()
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = self._stack.enter_context(open(self.logs / f"{name}.log", "ab"))  # noqa: SIM115
+        process = subprocess.Popen(
+            [KARTOTEKA, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes[name] = process
+        return process
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
+    def alive(self) -> list[subprocess.Popen[bytes]]:
+        return list(self.processes.values())
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self._stack.close()
+
+    def task(self, task_id: str) -> dict[str, object]:
+        return dict(httpx.get(f"{self.base}/api/recognition/tasks/{task_id}", timeout=5).json())
+
+    def submit(self, seed: int = 7) -> str:
+        buf = io.BytesIO()
+        image = render_card(seed).image
+        image.thumbnail((640, 450))
+        image.save(buf, format="PNG")
+        created = httpx.post(
+            self.base + "/api/recognition/tasks", files=[("images", ("card.png", buf.getvalue(), "image/png"))]
+        )
+        assert created.status_code == 202, created.text
+        return str(created.json()["tasks"][0]["id"])
+
+
+def service_env(
+    database: str, s3: S3Server, redis: RedisServer, rabbit: RabbitMQServer, detector: Path, recognizer: Path, port: int
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KARTOTEKA__")}
+    env.update(
+        {
+            "KARTOTEKA__DATABASE__URL": database,
+            "KARTOTEKA__S3__ENDPOINT": s3.endpoint,
+            "KARTOTEKA__S3__ACCESS_KEY": s3.access_key,
+            "KARTOTEKA__S3__SECRET_KEY": s3.secret_key,
+            "KARTOTEKA__S3__BUCKET": f"e2e-{uuid.uuid4().hex[:8]}",
+            "KARTOTEKA__REDIS__URL": redis.url,
+            "KARTOTEKA__BROKER__URL": rabbit.url,
+            "KARTOTEKA__API__PORT": str(port),
+            "KARTOTEKA__RECOGNITION__DETECTOR__MODEL": str(detector),
+            "KARTOTEKA__RECOGNITION__DETECTOR__CONF": "0.0",
+            "KARTOTEKA__RECOGNITION__DETECTOR__IMGSZ": "320",
+            "KARTOTEKA__RECOGNITION__DETECTOR__MAX_DET": "10",
+            "KARTOTEKA__RECOGNITION__RECOGNIZER__MODEL": str(recognizer),
+            "KARTOTEKA__INFERENCE__DEVICE": "cpu",
+        }
+    )
+    return env
+
+
 @pytest.fixture
 def service(
     migrated_database: str,
@@ -54,79 +133,106 @@ def service(
     tiny_detector: Path,
     tiny_recognizer: Path,
     tmp_path: Path,
-) -> Iterator[str]:
+) -> Iterator[Service]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KARTOTEKA__")}
-    env.update(
-        {
-            "KARTOTEKA__DATABASE__URL": migrated_database,
-            "KARTOTEKA__S3__ENDPOINT": s3_server.endpoint,
-            "KARTOTEKA__S3__ACCESS_KEY": s3_server.access_key,
-            "KARTOTEKA__S3__SECRET_KEY": s3_server.secret_key,
-            "KARTOTEKA__S3__BUCKET": f"e2e-{uuid.uuid4().hex[:8]}",
-            "KARTOTEKA__REDIS__URL": redis_server.url,
-            "KARTOTEKA__BROKER__URL": rabbitmq_server.url,
-            "KARTOTEKA__API__PORT": str(port),
-            "KARTOTEKA__RECOGNITION__DETECTOR__MODEL": str(tiny_detector),
-            "KARTOTEKA__RECOGNITION__DETECTOR__CONF": "0.0",
-            "KARTOTEKA__RECOGNITION__DETECTOR__IMGSZ": "320",
-            "KARTOTEKA__RECOGNITION__DETECTOR__MAX_DET": "10",
-            "KARTOTEKA__RECOGNITION__RECOGNIZER__MODEL": str(tiny_recognizer),
-            "KARTOTEKA__INFERENCE__DEVICE": "cpu",
-        }
-    )
-    stack = contextlib.ExitStack()
-    logs = {c: stack.enter_context(open(tmp_path / f"{c}.log", "wb")) for c in ("api", "relay", "worker")}  # noqa: SIM115
-    processes = [
-        subprocess.Popen([KARTOTEKA, command], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        for command, log in logs.items()
-    ]
-    base = f"http://127.0.0.1:{port}"
+    env = service_env(migrated_database, s3_server, redis_server, rabbitmq_server, tiny_detector, tiny_recognizer, port)
+    svc = Service(env, tmp_path, f"http://127.0.0.1:{port}")
+    svc.start("api", "api")
+    svc.start("relay", "relay")
 
-    def healthy() -> bool:
+    def ready() -> bool:
         try:
-            return httpx.get(base + "/ready", timeout=2).status_code == 200
+            return httpx.get(svc.base + "/ready", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
     try:
-        wait_until(healthy, 60, "the api to be ready", processes)
-        yield base
+        wait_until(ready, 60, "the api to be ready", svc.alive())
+        yield svc
     finally:
-        for p in processes:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in processes:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-        stack.close()
-        for command in ("api", "relay", "worker"):
-            log = (tmp_path / f"{command}.log").read_text(errors="replace")
-            assert "Traceback" not in log, f"{command} logged a traceback:\n{log[-3000:]}"
+        svc.stop_all()
+        for log in sorted(tmp_path.glob("*.log")):
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text, f"{log.name} logged a traceback:\n{text[-3000:]}"
 
 
-def test_a_card_uploaded_over_http_is_recognised_by_the_worker_process(service: str) -> None:
-    buf = io.BytesIO()
-    image = render_card(7).image
-    image.thumbnail((640, 450))
-    image.save(buf, format="PNG")
-    created = httpx.post(
-        service + "/api/recognition/tasks", files=[("images", ("card.png", buf.getvalue(), "image/png"))]
-    )
-    assert created.status_code == 202, created.text
-    task_id = created.json()["tasks"][0]["id"]
-    result: dict[str, object] = {}
-
-    def completed() -> bool:
-        result.update(httpx.get(f"{service}/api/recognition/tasks/{task_id}", timeout=5).json())
-        return result["status"] == "completed"
-
-    wait_until(completed, 120, "the task to complete", [])
+def test_a_card_uploaded_over_http_is_recognised_by_the_worker_process(service: Service) -> None:
+    service.start("worker", "worker")
+    task_id = service.submit()
+    wait_until(lambda: service.task(task_id)["status"] == "completed", 120, "the task to complete", service.alive())
+    result = service.task(task_id)
     assert result["transcript"] is not None
     assert result["attempt"] == 1
-    legacy = httpx.get(f"{service}/task", params={"task_id": task_id}).json()
+    legacy = httpx.get(f"{service.base}/task", params={"task_id": task_id}).json()
     assert legacy["status"]["type"] == "completed"
     assert "text" in legacy["status"]
+
+
+SLOW_JOB = {
+    # Keep every candidate box and read them one at a time: a job of several seconds on tiny models.
+    "KARTOTEKA__RECOGNITION__DETECTOR__MAX_DET": "300",
+    "KARTOTEKA__RECOGNITION__LAYOUT__MERGE_OVERLAPPING": "false",
+    "KARTOTEKA__RECOGNITION__LAYOUT__CONTAINMENT_THRESHOLD": "1.0",
+    "KARTOTEKA__RECOGNITION__RECOGNIZER__BATCH_SIZE": "1",
+}
+
+
+def test_cancelling_a_running_job_stops_it_within_two_seconds(service: Service) -> None:
+    service.env.update(SLOW_JOB)
+    service.start("worker", "worker")
+    task_id = service.submit()
+    wait_until(lambda: service.task(task_id)["status"] == "running", 120, "the job to start", service.alive())
+    cancelled_at = time.monotonic()
+    response = httpx.post(f"{service.base}/api/recognition/tasks/{task_id}/cancel")
+    assert response.json()["status"] in {"cancelling", "cancelled"}
+    wait_until(lambda: service.task(task_id)["status"] == "cancelled", 10, "the job to stop", service.alive())
+    assert time.monotonic() - cancelled_at <= 2.0
+    assert service.task(task_id)["attempt"] == 1
+
+
+def test_a_worker_killed_mid_job_leaves_it_to_another_which_completes_it_once(
+    service: Service, rabbitmq_server: RabbitMQServer
+) -> None:
+    import asyncio
+
+    import aio_pika
+
+    async def bind() -> None:
+        connection = await aio_pika.connect(rabbitmq_server.url)
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange("kartoteka.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("e2e-completed", durable=True)
+        await queue.purge()
+        await queue.bind(exchange, routing_key="recognition.task.completed")
+        await connection.close()
+
+    async def completions(task_id: str) -> int:
+        """Wait for the first completion event of the task, then count it and any duplicates queued behind it."""
+        connection = await aio_pika.connect(rabbitmq_server.url)
+        channel = await connection.channel()
+        queue = await channel.declare_queue("e2e-completed", durable=True)
+        count = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            message = await queue.get(fail=False, timeout=5)
+            if message is None:
+                if count:
+                    break
+                await asyncio.sleep(0.2)
+                continue
+            await message.ack()
+            count += json.loads(message.body)["task_id"] == task_id
+        await connection.close()
+        return count
+
+    asyncio.run(bind())
+    service.env.update(SLOW_JOB)
+    service.start("worker", "worker")
+    task_id = service.submit()
+    wait_until(lambda: service.task(task_id)["status"] == "running", 120, "the job to start", service.alive())
+    service.kill("worker")  # SIGKILL: no chance to acknowledge or clean up
+    assert service.task(task_id)["status"] == "running"
+    service.start("worker-2", "worker")
+    wait_until(lambda: service.task(task_id)["status"] == "completed", 180, "the redelivered job", service.alive())
+    assert service.task(task_id)["attempt"] == 1
+    assert asyncio.run(completions(task_id)) == 1
