@@ -37,7 +37,13 @@ async def test_kicked_job_arrives_with_task_name_and_arguments(kind: str, reques
     else:
         redis: RedisServer = request.getfixturevalue("redis_server")
         settings = BrokerSettings(url=None)
-        redis_url = redis.url
+        # A database of its own: other tests leave unconsumed jobs on the shared server's default one.
+        redis_url = redis.url.rsplit("/", 1)[0] + "/7"
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url)
+        await client.flushdb()
+        await client.aclose()
     sender = make_broker(settings, redis_url)
     worker = make_broker(settings, redis_url)
     worker.is_worker_process = True
