@@ -32,6 +32,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "recognize":
         return asyncio.run(_recognize(settings, args))
+    if args.command == "serve":
+        from kartoteka.infrastructure.embedded.stack import default_data_dir
+        from kartoteka.runtime.serve import ServeOptions, run_serve
+
+        options = ServeOptions(
+            data_dir=(args.data_dir or default_data_dir()).absolute(), config=args.config, worker=not args.no_worker
+        )
+        codes: list[int] = []
+
+        async def serve(stop: asyncio.Event) -> None:
+            codes.append(await run_serve(settings, options, stop))
+
+        started = _serve_process(serve)
+        return started if started else (codes[0] if codes else 0)
     if args.command == "api":
         import uvicorn
 
@@ -70,6 +84,7 @@ def _serve_process(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     from kartoteka.application.ports.storage import StorageUnavailableError
     from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
     from kartoteka.domain.recognition.errors import ModelUnavailableError
+    from kartoteka.infrastructure.embedded.process import ServerStartError
     from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
 
     try:
@@ -77,7 +92,7 @@ def _serve_process(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     except (ModelUnavailableError, DeviceUnavailableError) as exc:
         print(f"kartoteka: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except (StorageUnavailableError, DatabaseUnavailableError, ConnectionError, OSError) as exc:
+    except (StorageUnavailableError, DatabaseUnavailableError, ServerStartError, ConnectionError, OSError) as exc:
         print(f"kartoteka: cannot start: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
 

@@ -37,7 +37,8 @@ def make_broker(settings: BrokerSettings, redis_url: str, queues: Sequence[str] 
             label_for_routing=ROUTING_LABEL,
         )
     # The Redis list broker consumes one list; workers of each queue kind run separately.
-    return ListQueueBroker(redis_url, queue_name=names[0])
+    # BRPOP blocks until a job arrives: no socket read timeout (redis-py 8 defaults to 5 s).
+    return ListQueueBroker(redis_url, queue_name=names[0], socket_timeout=None)
 
 
 class TaskiqJobPublisher:

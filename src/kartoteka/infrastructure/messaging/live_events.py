@@ -33,7 +33,9 @@ class RedisLiveEventSource:
                 await pubsub.subscribe(*channels)
                 self.subscribed.set()
                 while True:
-                    message = await pubsub.get_message(timeout=30.0)
+                    # Shorter than the client's socket read timeout (5 s by default in redis-py 8),
+                    # so an idle channel is not mistaken for a lost connection.
+                    message = await pubsub.get_message(timeout=1.0)
                     if message is None or message.get("type") != "message":
                         continue
                     try:

@@ -26,6 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
     recognize.add_argument("cards", nargs="+", type=Path, metavar="CARD", help="image files")
     recognize.add_argument("--format", choices=("json", "txt"), default="json", help="output format (default json)")
 
+    serve = commands.add_parser(
+        "serve",
+        help="run the whole service on this machine (embedded servers when none are configured)",
+        description="Starts embedded PostgreSQL, Valkey and S3 unless configured, migrates, and runs api, relay "
+        "and worker as child processes. Ctrl-C stops everything it started.",
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where embedded servers keep their data (default: $KARTOTEKA_DATA_DIR, "
+        "else /var/lib/kartoteka for root, else ~/.local/share/kartoteka)",
+    )
+    serve.add_argument("--no-worker", action="store_true", help="run api and relay only (workers run elsewhere)")
     commands.add_parser("api", help="run the HTTP api (FastAPI over uvicorn)")
     commands.add_parser("migrate", help="bring the database schema up to date (alembic upgrade head)")
     worker = commands.add_parser("worker", help="run a TaskIQ worker for recognition jobs")

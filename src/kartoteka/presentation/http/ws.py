@@ -143,7 +143,7 @@ async def legacy_status(websocket: WebSocket, hub: FromDishka[LiveHub], get: Fro
         try:
             task_id = UUID(str(frame["id"]))
         except (KeyError, TypeError, ValueError):
-            subscriber.offer({"error": "send {\"id\": \"<task uuid>\"}", "detail": None})
+            subscriber.offer({"error": 'send {"id": "<task uuid>"}', "detail": None})
             return
         subscriber.hold()
         hub.watch(subscriber, {task_id})

@@ -1,0 +1,114 @@
+"""``kartoteka serve``: the whole service on one machine, from one command.
+
+Servers that are not configured are started embedded (PostgreSQL+pgvector,
+Valkey, S3) under a data directory that persists between runs; the schema is
+migrated; then api, relay and worker run as child processes pointed at those
+servers. Jobs go through RabbitMQ when ``broker.url`` is set, else through
+TaskIQ's Redis list broker. Ctrl-C or SIGTERM stops the children first, then
+the servers; a child that dies takes the others down with it, loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.db.migrate import upgrade
+from kartoteka.infrastructure.embedded.stack import EmbeddedStack
+
+log = logging.getLogger(__name__)
+
+CHILDREN = ("api", "relay", "worker")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    data_dir: Path
+    config: str | None
+    worker: bool = True
+
+
+def embedded_needed(settings: Settings) -> bool:
+    """Embedded servers replace only what the configuration leaves at its defaults."""
+    return not (
+        "url" in settings.database.model_fields_set
+        or "url" in settings.redis.model_fields_set
+        or "endpoint" in settings.s3.model_fields_set
+    )
+
+
+async def run_serve(settings: Settings, options: ServeOptions, stop: asyncio.Event) -> int:
+    env = dict(os.environ)
+    stack: EmbeddedStack | None = None
+    database_url = settings.database.url
+    if embedded_needed(settings):
+        stack = EmbeddedStack(options.data_dir)
+        print(f"starting embedded PostgreSQL, Valkey and S3 in {options.data_dir} ...", flush=True)
+        endpoints = await stack.start()
+        database_url = endpoints.database_url
+        env.update(
+            {
+                "KARTOTEKA__DATABASE__URL": endpoints.database_url,
+                "KARTOTEKA__REDIS__URL": endpoints.redis_url,
+                "KARTOTEKA__S3__ENDPOINT": endpoints.s3_endpoint,
+                "KARTOTEKA__S3__ACCESS_KEY": endpoints.s3_access_key,
+                "KARTOTEKA__S3__SECRET_KEY": endpoints.s3_secret_key,
+                "KARTOTEKA__S3__REGION": endpoints.s3_region,
+            }
+        )
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        await asyncio.to_thread(upgrade, database_url)
+        base = [sys.executable, "-m", "kartoteka.entrypoint"]
+        if options.config:
+            base += ["--config", options.config]
+        for name in CHILDREN:
+            if name == "worker" and not options.worker:
+                continue
+            # Popen only forks and execs; nothing here waits on the child.
+            children[name] = subprocess.Popen([*base, name], env=env, start_new_session=True)  # noqa: ASYNC220
+        print(
+            f"Kartoteka is at http://{settings.api.host}:{settings.api.port} "
+            f"(docs at /docs; data in {options.data_dir if stack else 'the configured servers'}); Ctrl-C stops it",
+            flush=True,
+        )
+        return await _supervise(children, stop)
+    finally:
+        await asyncio.to_thread(_stop_children, children)
+        if stack is not None:
+            await stack.stop()
+
+
+async def _supervise(children: dict[str, subprocess.Popen[bytes]], stop: asyncio.Event) -> int:
+    while not stop.is_set():
+        for name, child in children.items():
+            code = child.poll()
+            if code is not None:
+                print(f"kartoteka serve: {name} exited with {code}; stopping everything", file=sys.stderr, flush=True)
+                return code or 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+    return 0
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+    for name, child in children.items():
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in 30 s; killing it", name)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()

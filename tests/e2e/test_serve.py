@@ -1,0 +1,120 @@
+"""``kartoteka serve`` from a fresh data directory: embedded servers, migrations, all processes, one card."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kartoteka.devtools.synthetic_cards import render_card
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def processes_using(directory: Path) -> list[int]:
+    """PIDs whose command line mentions ``directory`` (the embedded servers run from and in it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if str(directory) in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """PostgreSQL runs as a system user when the tests run as root: its data must be outside pytest's
+    private (mode 700) temporary root."""
+    path = Path(tempfile.mkdtemp(prefix="kartoteka-serve-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_serve_runs_the_whole_service_from_a_fresh_data_dir(
+    tiny_detector: Path, tiny_recognizer: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    port = free_port()
+    config.write_text(
+        f"api: {{port: {port}}}\n"
+        "recognition:\n"
+        f"  detector: {{model: '{tiny_detector}', conf: 0.0, imgsz: 320, max_det: 10}}\n"
+        f"  recognizer: {{model: '{tiny_recognizer}'}}\n"
+        "inference: {device: cpu}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KARTOTEKA")}
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("kartoteka")),
+                "--config",
+                str(config),
+                "serve",
+                "--data-dir",
+                str(data_dir),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert serve.poll() is None, log.read_text(errors="replace")[-3000:]
+            try:
+                if httpx.get(base + "/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve never became ready"
+            time.sleep(0.5)
+
+        buf = io.BytesIO()
+        image = render_card(3).image
+        image.thumbnail((640, 450))
+        image.save(buf, format="PNG")
+        created = httpx.post(
+            base + "/api/recognition/tasks", files=[("images", ("c.png", buf.getvalue(), "image/png"))]
+        )
+        assert created.status_code == 202, created.text
+        task_id = created.json()["tasks"][0]["id"]
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{base}/api/recognition/tasks/{task_id}").json()["status"] != "completed":
+            assert serve.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the card was never recognised"
+            time.sleep(0.5)
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        serve.wait(timeout=90)
+    text = log.read_text(errors="replace")
+    assert "Kartoteka is at" in text
+    assert "Traceback" not in text, text[-3000:]
+    assert processes_using(data_dir) == []
+    assert (data_dir / "postgres").is_dir()  # the data persists for the next run
