@@ -1,5 +1,5 @@
 # Kartoteka developer commands. `make test` works on a fresh machine: it installs what it needs.
-.PHONY: setup run demo lint test test-fast bench clean
+.PHONY: setup run recognize-demo demo lint test test-fast bench clean
 
 VENV := .venv/bin
 DEMO := var/demo
@@ -7,11 +7,17 @@ DEMO := var/demo
 setup:
 	@scripts/bootstrap.sh
 
-# Until the service lands, "run" exercises the recognition pipeline end to end on synthetic
-# cards with tiny untrained models (no servers, no model downloads).
-run: setup
-	@test -f $(DEMO)/config.yaml || $(VENV)/kartoteka dev fixtures $(DEMO) --cards 2
+# The whole service on this machine: embedded PostgreSQL, Valkey and S3, api + relay + worker.
+# With no real checkpoints on a fresh machine it uses tiny untrained models (what they read is noise).
+run: setup demo
+	$(VENV)/kartoteka --config $(DEMO)/config.yaml serve
+
+# The recognition pipeline alone, on synthetic cards, with no server at all.
+recognize-demo: setup demo
 	$(VENV)/kartoteka --config $(DEMO)/config.yaml recognize --format json $(DEMO)/cards/*.png
+
+demo:
+	@test -f $(DEMO)/config.yaml || $(VENV)/kartoteka dev fixtures $(DEMO) --cards 2
 
 lint: setup
 	$(VENV)/ruff check src tests
