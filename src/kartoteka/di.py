@@ -30,6 +30,7 @@ from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.cancellation import SqlCancellationProbe
 from kartoteka.infrastructure.db.engine import create_engine
+from kartoteka.infrastructure.db.progress_store import SqlProgressStore
 from kartoteka.infrastructure.db.task_reader import SqlTaskReader
 from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
@@ -148,8 +149,9 @@ class WorkerProvider(Provider):
         recognize: CardRecognition,
         feed: ProgressFeed,
         probe: CancellationProbe,
+        engine: AsyncEngine,
     ) -> ProcessCard:
-        return ProcessCard(uow, storage, recognize, feed, probe, utc_now)
+        return ProcessCard(uow, storage, recognize, feed, probe, utc_now, store=SqlProgressStore(engine))
 
 
 class ApiProvider(Provider):

@@ -176,3 +176,30 @@ async def test_transient_errors_propagate_for_the_broker_to_retry() -> None:
     with pytest.raises(ConnectionError):
         await world.process(task_id, 1)
     assert world.db.tasks[task_id].status is TaskStatus.RUNNING  # a redelivery resumes it
+
+
+async def test_progress_is_stored_at_most_once_per_interval() -> None:
+    saved: list[int] = []
+
+    class Store:
+        async def save(self, task_id: UUID, attempt: int, progress: Progress) -> None:
+            saved.append(progress.done)
+
+    ticks = iter(range(100))
+    world = World(ScriptedRecognizer(batches=6))
+    seconds = lambda: NOW.replace(second=next(ticks) // 2)  # noqa: E731  (two calls per simulated second)
+    world.process = ProcessCard(
+        lambda: MemoryUnitOfWork(world.db),
+        world.storage,
+        ScriptedRecognizer(batches=6),
+        world.feed,
+        DbProbe(world.db),
+        seconds,
+        store=Store(),
+        store_every_s=1.0,
+    )
+    task_id = await world.one_task()
+    assert await world.process(task_id, 1) is Outcome.COMPLETED
+    assert len(world.feed.ticks) == 6  # every tick reaches live watchers
+    assert 1 <= len(saved) < 6  # the stored copy is throttled
+    assert saved[0] == 1

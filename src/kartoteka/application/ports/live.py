@@ -15,6 +15,12 @@ class ProgressFeed(Protocol):
     async def publish(self, task_id: UUID, attempt: int, progress: Progress) -> None: ...
 
 
+class ProgressStore(Protocol):
+    """Keeps the latest progress of a running attempt where a fresh reader (GET, a new socket) finds it."""
+
+    async def save(self, task_id: UUID, attempt: int, progress: Progress) -> None: ...
+
+
 class CancellationProbe(Protocol):
     """Answers whether a task has been asked to stop (or deleted) since its job started."""
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from kartoteka.application.ports.live import CancellationProbe, ProgressFeed
+from kartoteka.application.ports.live import CancellationProbe, ProgressFeed, ProgressStore
 from kartoteka.application.ports.progress import CancellationSignal, Progress, ProgressReporter
 from kartoteka.application.ports.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.application.ports.unit_of_work import TaskNotFoundError, UnitOfWork
@@ -49,6 +49,8 @@ class ProcessCard:
         feed: ProgressFeed,
         probe: CancellationProbe,
         clock: Callable[[], datetime],
+        store: ProgressStore | None = None,
+        store_every_s: float = 1.0,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -56,6 +58,8 @@ class ProcessCard:
         self._feed = feed
         self._probe = probe
         self._clock = clock
+        self._store = store
+        self._store_every_s = store_every_s
 
     async def __call__(self, task_id: UUID, attempt: int) -> Outcome:
         image_key = await self._claim(task_id, attempt)
@@ -66,8 +70,18 @@ class ProcessCard:
         except ObjectNotFoundError:
             return await self._finish(task_id, attempt, failure="the card's image is missing from storage")
 
+        last_saved: datetime | None = None
+
         async def report(progress: Progress) -> None:
+            nonlocal last_saved
             await self._feed.publish(task_id, attempt, progress)
+            now = self._clock()
+            # Live ticks go to watchers every batch; the stored copy is refreshed at most once per interval.
+            if self._store is not None and (
+                last_saved is None or (now - last_saved).total_seconds() >= self._store_every_s
+            ):
+                await self._store.save(task_id, attempt, progress)
+                last_saved = now
 
         async def cancelled() -> bool:
             return await self._probe.is_cancelled(task_id, attempt)
