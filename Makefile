@@ -1,5 +1,5 @@
 # Kartoteka developer commands. `make test` works on a fresh machine: it installs what it needs.
-.PHONY: setup run recognize-demo demo lint test test-fast bench clean
+.PHONY: setup run recognize-demo demo lint test test-fast bench bench-service clean
 
 VENV := .venv/bin
 DEMO := var/demo
@@ -33,6 +33,9 @@ test-fast: setup
 
 bench: setup
 	$(VENV)/python -m tests.bench.recognition $(BENCH_ARGS)
+
+bench-service: setup
+	$(VENV)/python -m tests.bench.service $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -151,6 +151,8 @@ class OutboxRelay:
             while not stop.is_set():
                 if self._listen_dsn is not None and (listener is None or listener.is_closed()):
                     listener = await self._listen()  # the database restarted: listen again
+                # Cleared before draining, so a NOTIFY that arrives during the drain wakes the next wait.
+                self._wake.clear()
                 try:
                     claimed = await self.drain_once()
                 except Exception as exc:  # the database went away: keep the process, retry after a poll
@@ -158,7 +160,6 @@ class OutboxRelay:
                     claimed = 0
                 if claimed >= self._policy.batch_size:
                     continue
-                self._wake.clear()
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
                 await asyncio.wait(waiters, timeout=self._policy.poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
                 for w in waiters:
