@@ -20,6 +20,17 @@ class GetTask:
             return await uow.tasks.get(task_id)
 
 
+async def _change(
+    uow_factory: Callable[[], UnitOfWork], task_id: UUID, change: Callable[[RecognitionTask], None]
+) -> RecognitionTask:
+    """Load a task, apply one domain transition, commit it with its events."""
+    async with uow_factory() as uow:
+        task = await uow.tasks.get(task_id)
+        change(task)
+        await uow.commit()
+        return task
+
+
 class CancelTask:
     """Queued: cancelled at once and never runs. Running: the worker is signalled and stops between batches."""
 
@@ -28,11 +39,7 @@ class CancelTask:
         self._clock = clock
 
     async def __call__(self, task_id: UUID) -> RecognitionTask:
-        async with self._uow() as uow:
-            task = await uow.tasks.get(task_id)
-            task.request_cancel(self._clock())
-            await uow.commit()
-            return task
+        return await _change(self._uow, task_id, lambda task: task.request_cancel(self._clock()))
 
 
 class RetryTask:
@@ -43,11 +50,7 @@ class RetryTask:
         self._clock = clock
 
     async def __call__(self, task_id: UUID) -> RecognitionTask:
-        async with self._uow() as uow:
-            task = await uow.tasks.get(task_id)
-            task.retry(self._clock())
-            await uow.commit()
-            return task
+        return await _change(self._uow, task_id, lambda task: task.retry(self._clock()))
 
 
 class DeleteTask:

@@ -21,6 +21,7 @@ from kartoteka.domain.recognition.events import (
     TaskQueued,
     TaskStarted,
 )
+from kartoteka.domain.recognition.task import TaskStatus
 
 JOBS = "recognition.jobs"
 RECOGNIZE_JOB = "kartoteka.recognize"  # the worker's task name; the relay kicks jobs by it
@@ -28,13 +29,14 @@ CANCELLATIONS = "recognition.cancellations"
 STATUS = "status"
 INTEGRATION = "integration"
 
+# The status a task has after each event; deletion is not a task status, only an announcement.
 _STATUS_OF: dict[type[DomainEvent], str] = {
-    TaskQueued: "queued",
-    TaskStarted: "running",
-    TaskCancelRequested: "cancelling",
-    TaskCompleted: "completed",
-    TaskFailed: "failed",
-    TaskCancelled: "cancelled",
+    TaskQueued: TaskStatus.QUEUED.value,
+    TaskStarted: TaskStatus.RUNNING.value,
+    TaskCancelRequested: TaskStatus.CANCELLING.value,
+    TaskCompleted: TaskStatus.COMPLETED.value,
+    TaskFailed: TaskStatus.FAILED.value,
+    TaskCancelled: TaskStatus.CANCELLED.value,
     TaskDeleted: "deleted",
 }
 
