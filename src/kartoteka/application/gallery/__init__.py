@@ -1,0 +1,1 @@
+"""Gallery use cases: index, search, browse."""

@@ -1,0 +1,1 @@
+"""The image gallery: images from watched directories, uploads and card scans."""
