@@ -43,6 +43,7 @@ from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
 from kartoteka.presentation.http.live import LiveHub
+from kartoteka.presentation.http.memory import MemoryReleaser
 
 CardRecognition = RecognizeCard[Image.Image]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -192,8 +193,12 @@ class ApiProvider(Provider):
         return SqlTaskReader(engine)
 
     @provide
-    async def live_hub(self, redis: Redis, get: GetTask) -> AsyncIterator[LiveHub]:
-        hub = LiveHub(RedisLiveEventSource(redis), get)
+    def memory_releaser(self) -> MemoryReleaser:
+        return MemoryReleaser()
+
+    @provide
+    async def live_hub(self, redis: Redis, reader: TaskReader) -> AsyncIterator[LiveHub]:
+        hub = LiveHub(RedisLiveEventSource(redis), reader)
         yield hub
         await hub.stop()
 

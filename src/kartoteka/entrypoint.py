@@ -37,7 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kartoteka.runtime.serve import ServeOptions, run_serve
 
         options = ServeOptions(
-            data_dir=(args.data_dir or default_data_dir()).absolute(), config=args.config, worker=not args.no_worker
+            data_dir=(args.data_dir or default_data_dir()).absolute(),
+            config=args.config,
+            worker=not args.no_worker,
+            rabbitmq=not args.no_rabbitmq,
         )
         codes: list[int] = []
 
@@ -53,7 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kartoteka.presentation.http.app import create_app
 
         app = create_app(api_container(settings))
-        uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="info")
+        uvicorn.run(
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level="info",
+            ws_per_message_deflate=settings.api.ws_per_message_deflate,
+        )
         return 0
     if args.command == "migrate":
         from kartoteka.infrastructure.db.migrate import upgrade

@@ -115,6 +115,8 @@ def test_serve_runs_the_whole_service_from_a_fresh_data_dir(
         serve.wait(timeout=90)
     text = log.read_text(errors="replace")
     assert "Kartoteka is at" in text
+    assert "jobs through RabbitMQ" in text  # rabbitmq-server is installed (scripts/bootstrap.sh), so serve runs it
     assert "Traceback" not in text, text[-3000:]
     assert processes_using(data_dir) == []
     assert (data_dir / "postgres").is_dir()  # the data persists for the next run
+    assert (data_dir / "rabbitmq" / "mnesia").is_dir()

@@ -3,8 +3,9 @@
 Servers that are not configured are started embedded (PostgreSQL+pgvector,
 Valkey, S3) under a data directory that persists between runs; the schema is
 migrated; then api, relay and worker run as child processes pointed at those
-servers. Jobs go through RabbitMQ when ``broker.url`` is set, else through
-TaskIQ's Redis list broker. Ctrl-C or SIGTERM stops the children first, then
+servers. Jobs go through RabbitMQ: the configured ``broker.url``, else Debian's
+``rabbitmq-server`` started under the data directory when it is installed; with
+neither, through TaskIQ's Redis list broker. Ctrl-C or SIGTERM stops the children first, then
 the servers; a child that dies takes the others down with it, loudly.
 """
 
@@ -22,11 +23,17 @@ from pathlib import Path
 
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.migrate import upgrade
+from kartoteka.infrastructure.embedded.rabbitmq import EmbeddedRabbitMQ, rabbitmq_installed
 from kartoteka.infrastructure.embedded.stack import EmbeddedStack
 
 log = logging.getLogger(__name__)
 
 CHILDREN = ("api", "relay", "worker")
+
+# The api holds many short-lived connections. Python's small-object allocator keeps partly used
+# arenas after a crowd of WebSockets has gone, so RSS stays at its high-water mark; with the system
+# allocator the heap is trimmed back (presentation/http/memory.py) to near where it started.
+API_ENVIRONMENT = {"PYTHONMALLOC": "malloc"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class ServeOptions:
     data_dir: Path
     config: str | None
     worker: bool = True
+    rabbitmq: bool = True
 
 
 def embedded_needed(settings: Settings) -> bool:
@@ -45,27 +53,40 @@ def embedded_needed(settings: Settings) -> bool:
     )
 
 
+def embedded_broker_needed(settings: Settings, options: ServeOptions) -> bool:
+    return options.rabbitmq and settings.broker.url is None and rabbitmq_installed()
+
+
 async def run_serve(settings: Settings, options: ServeOptions, stop: asyncio.Event) -> int:
     env = dict(os.environ)
     stack: EmbeddedStack | None = None
+    broker: EmbeddedRabbitMQ | None = None
+    starting_broker: asyncio.Task[None] | None = None
     database_url = settings.database.url
-    if embedded_needed(settings):
-        stack = EmbeddedStack(options.data_dir)
-        print(f"starting embedded PostgreSQL, Valkey and S3 in {options.data_dir} ...", flush=True)
-        endpoints = await stack.start()
-        database_url = endpoints.database_url
-        env.update(
-            {
-                "KARTOTEKA__DATABASE__URL": endpoints.database_url,
-                "KARTOTEKA__REDIS__URL": endpoints.redis_url,
-                "KARTOTEKA__S3__ENDPOINT": endpoints.s3_endpoint,
-                "KARTOTEKA__S3__ACCESS_KEY": endpoints.s3_access_key,
-                "KARTOTEKA__S3__SECRET_KEY": endpoints.s3_secret_key,
-                "KARTOTEKA__S3__REGION": endpoints.s3_region,
-            }
-        )
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        if embedded_broker_needed(settings, options):
+            broker = EmbeddedRabbitMQ(options.data_dir)
+            print(f"starting RabbitMQ (rabbitmq-server) in {options.data_dir} ...", flush=True)
+            starting_broker = asyncio.create_task(asyncio.to_thread(broker.start))
+        if embedded_needed(settings):
+            stack = EmbeddedStack(options.data_dir)
+            print(f"starting embedded PostgreSQL, Valkey and S3 in {options.data_dir} ...", flush=True)
+            endpoints = await stack.start()
+            database_url = endpoints.database_url
+            env.update(
+                {
+                    "KARTOTEKA__DATABASE__URL": endpoints.database_url,
+                    "KARTOTEKA__REDIS__URL": endpoints.redis_url,
+                    "KARTOTEKA__S3__ENDPOINT": endpoints.s3_endpoint,
+                    "KARTOTEKA__S3__ACCESS_KEY": endpoints.s3_access_key,
+                    "KARTOTEKA__S3__SECRET_KEY": endpoints.s3_secret_key,
+                    "KARTOTEKA__S3__REGION": endpoints.s3_region,
+                }
+            )
+        if broker is not None and starting_broker is not None:
+            await starting_broker
+            env["KARTOTEKA__BROKER__URL"] = broker.url
         await asyncio.to_thread(upgrade, database_url)
         base = [sys.executable, "-m", "kartoteka.entrypoint"]
         if options.config:
@@ -74,10 +95,13 @@ async def run_serve(settings: Settings, options: ServeOptions, stop: asyncio.Eve
             if name == "worker" and not options.worker:
                 continue
             # Popen only forks and execs; nothing here waits on the child.
-            children[name] = subprocess.Popen([*base, name], env=env, start_new_session=True)  # noqa: ASYNC220
+            child_env = {**env, **API_ENVIRONMENT} if name == "api" else env
+            children[name] = subprocess.Popen([*base, name], env=child_env, start_new_session=True)  # noqa: ASYNC220
+        jobs = "RabbitMQ" if broker is not None or settings.broker.url else "the Redis list broker"
         print(
             f"Kartoteka is at http://{settings.api.host}:{settings.api.port} "
-            f"(docs at /docs; data in {options.data_dir if stack else 'the configured servers'}); Ctrl-C stops it",
+            f"(docs at /docs; data in {options.data_dir if stack else 'the configured servers'}; jobs through {jobs}); "
+            "Ctrl-C stops it",
             flush=True,
         )
         return await _supervise(children, stop)
@@ -85,6 +109,9 @@ async def run_serve(settings: Settings, options: ServeOptions, stop: asyncio.Eve
         await asyncio.to_thread(_stop_children, children)
         if stack is not None:
             await stack.stop()
+        if broker is not None and starting_broker is not None:
+            await asyncio.wait([starting_broker])  # a start still under way finishes before the stop
+            await asyncio.shield(asyncio.to_thread(broker.stop))
 
 
 async def _supervise(children: dict[str, subprocess.Popen[bytes]], stop: asyncio.Event) -> int:

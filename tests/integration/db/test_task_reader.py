@@ -77,3 +77,12 @@ async def test_filters_and_counts(engine: AsyncEngine) -> None:
 async def test_bad_cursor_is_refused(engine: AsyncEngine, cursor: str) -> None:
     with pytest.raises(InvalidCursorError):
         await SqlTaskReader(engine).page(TaskFilter(), cursor, 10)
+
+
+async def test_get_many_reads_existing_tasks_and_leaves_out_unknown_ids(engine: AsyncEngine) -> None:
+    tasks = await add(engine, 3)
+    unknown = uuid4()
+    found = await SqlTaskReader(engine).get_many({tasks[0].id, tasks[2].id, unknown})
+    assert set(found) == {tasks[0].id, tasks[2].id}
+    assert found[tasks[2].id].status is TaskStatus.QUEUED
+    assert await SqlTaskReader(engine).get_many(set()) == {}

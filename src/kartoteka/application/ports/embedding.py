@@ -67,9 +67,7 @@ class ImageEncoder(Protocol):
     @property
     def supports_text(self) -> bool: ...
 
-    async def embed_images(
-        self, images: Sequence[bytes], kind: ImageKind = ImageKind.PHOTO
-    ) -> list[EmbeddingOutcome]:
+    async def embed_images(self, images: Sequence[bytes], kind: ImageKind = ImageKind.PHOTO) -> list[EmbeddingOutcome]:
         """One outcome per input, in order; a bad input is a NotEmbedded, never an exception."""
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -32,4 +33,8 @@ class InvalidCursorError(Exception):
 class TaskReader(Protocol):
     async def page(self, where: TaskFilter, cursor: str | None, limit: int) -> TaskPage:
         """Newest first; ``counts`` covers every task matching ``where`` except its status filter."""
+        ...
+
+    async def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, RecognitionTask]:
+        """The tasks that exist among ``task_ids``, read in one round trip."""
         ...

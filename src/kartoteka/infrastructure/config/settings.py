@@ -153,6 +153,11 @@ class ApiSettings(Section):
     port: int = Field(8000, ge=1, le=65535, description="Port uvicorn listens on.")
     max_upload_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Largest card scan accepted, in bytes.")
     max_files: int = Field(100, ge=1, le=10_000, description="Most files in one submission.")
+    ws_per_message_deflate: bool = Field(
+        False,
+        description="Compress WebSocket messages. Off by default: status events are small, and compression "
+        "state roughly doubles the memory each open socket costs.",
+    )
 
 
 class Settings(BaseSettings):

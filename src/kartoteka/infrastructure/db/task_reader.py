@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.recognition.queries import InvalidCursorError, TaskFilter, TaskPage
-from kartoteka.domain.recognition.task import TaskStatus
+from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 from kartoteka.infrastructure.db.schema import recognition_tasks as t
 from kartoteka.infrastructure.db.tasks import task_from_row
 
@@ -72,3 +73,10 @@ class SqlTaskReader:
         tasks = tuple(task_from_row(r) for r in rows[:limit])
         next_cursor = encode_cursor(tasks[-1].created_at, tasks[-1].id) if len(rows) > limit else None
         return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts)
+
+    async def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, RecognitionTask]:
+        if not task_ids:
+            return {}
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(t).where(t.c.id.in_(list(task_ids))))
+            return {task.id: task for task in map(task_from_row, rows)}

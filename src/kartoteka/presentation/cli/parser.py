@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         "else /var/lib/kartoteka for root, else ~/.local/share/kartoteka)",
     )
     serve.add_argument("--no-worker", action="store_true", help="run api and relay only (workers run elsewhere)")
+    serve.add_argument(
+        "--no-rabbitmq",
+        action="store_true",
+        help="do not start an installed rabbitmq-server; jobs go through the Redis list broker",
+    )
     commands.add_parser("api", help="run the HTTP api (FastAPI over uvicorn)")
     commands.add_parser("migrate", help="bring the database schema up to date (alembic upgrade head)")
     worker = commands.add_parser("worker", help="run a TaskIQ worker for recognition jobs")

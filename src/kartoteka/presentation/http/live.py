@@ -1,8 +1,11 @@
 """LiveHub: fans the process's single event subscription out to the WebSockets that asked.
 
 Each socket registers the task ids it watches. Status events are turned into
-a full task snapshot read once from PostgreSQL (not once per socket);
-progress events are forwarded as they are. A socket that cannot keep up is
+a full task snapshot read from PostgreSQL once per task (not once per socket),
+and events that arrive together (a batch finishing, a relay catching up) are
+handled as one burst: one query reads the snapshots of all of them, so a
+thousand completions cost one round trip rather than a thousand in a row.
+Progress events are forwarded as they are. A socket that cannot keep up is
 closed rather than allowed to hold memory without bound.
 """
 
@@ -17,8 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from kartoteka.application.ports.live import LiveEventSource
-from kartoteka.application.ports.unit_of_work import TaskNotFoundError
-from kartoteka.application.recognition.manage_tasks import GetTask
+from kartoteka.application.recognition.queries import TaskReader
 from kartoteka.domain.recognition.task import RecognitionTask
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,14 @@ class Subscriber:
             self.overflowed.set()
 
 
+# Small enough that the first events of a long backlog go out while the rest are still arriving.
+MAX_BURST = 200
+
+
 class LiveHub:
-    def __init__(self, source: LiveEventSource, get_task: GetTask) -> None:
+    def __init__(self, source: LiveEventSource, reader: TaskReader) -> None:
         self._source = source
-        self._get_task = get_task
+        self._reader = reader
         self._watchers: dict[UUID, set[Subscriber]] = defaultdict(set)
         self._pump: asyncio.Task[None] | None = None
 
@@ -91,30 +97,51 @@ class LiveHub:
         return len(self._watchers)
 
     async def _run(self) -> None:
-        async for event in self._source.events():
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def receive() -> None:
+            async for event in self._source.events():
+                inbox.put_nowait(event)
+
+        receiver = asyncio.create_task(receive(), name="live-hub-receive")
+        try:
+            while True:
+                burst = [await inbox.get()]
+                while len(burst) < MAX_BURST and not inbox.empty():
+                    burst.append(inbox.get_nowait())
+                await self._dispatch(burst)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+
+    async def _dispatch(self, burst: list[dict[str, Any]]) -> None:
+        watched: list[tuple[set[Subscriber], dict[str, Any], UUID]] = []
+        for event in burst:
             try:
                 task_id = UUID(str(event["task_id"]))
-            except ValueError:
+            except (KeyError, ValueError):
                 continue
             subscribers = self._watchers.get(task_id)
-            if not subscribers:
-                continue
-            task: RecognitionTask | None = None
-            if event.get("type") == "task.status":
-                task = await self._snapshot(task_id)
+            if subscribers:
+                watched.append((subscribers, event, task_id))
+        changed = {task_id for _, event, task_id in watched if event.get("type") == "task.status"}
+        snapshots = await self._snapshots(changed)
+        for subscribers, event, task_id in watched:
+            task = snapshots.get(task_id) if event.get("type") == "task.status" else None
             for subscriber in list(subscribers):
                 message = subscriber.render(task, event)
                 if message is not None:
                     subscriber.offer(message)
 
-    async def _snapshot(self, task_id: UUID) -> RecognitionTask | None:
+    async def _snapshots(self, task_ids: set[UUID]) -> dict[UUID, RecognitionTask]:
+        if not task_ids:
+            return {}
         try:
-            return await self._get_task(task_id)
-        except TaskNotFoundError:
-            return None
-        except Exception as exc:  # the database hiccuped: the event still goes out, without a snapshot
-            log.warning("no snapshot for %s: %s", task_id, exc)
-            return None
+            return await self._reader.get_many(task_ids)
+        except Exception as exc:  # the database hiccuped: the events still go out, without snapshots
+            log.warning("no snapshots for %d tasks: %s", len(task_ids), exc)
+            return {}
 
 
 async def pump_to(send: Callable[[dict[str, Any]], Coroutine[Any, Any, None]], subscriber: Subscriber) -> None:

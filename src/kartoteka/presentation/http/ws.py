@@ -21,6 +21,7 @@ from kartoteka.application.recognition.manage_tasks import GetTask
 from kartoteka.application.recognition.queries import TaskFilter, TaskReader
 from kartoteka.domain.recognition.task import RecognitionTask
 from kartoteka.presentation.http.live import LiveHub, Subscriber, pump_to
+from kartoteka.presentation.http.memory import MemoryReleaser
 from kartoteka.presentation.http.schemas import LegacyTaskOut, TaskOut
 
 router = APIRouter()
@@ -57,8 +58,11 @@ def _uuids(values: Any) -> set[UUID]:
     return {UUID(str(v)) for v in values}
 
 
-async def _serve(websocket: WebSocket, subscriber: Subscriber, hub: LiveHub, handle: Any) -> None:
+async def _serve(
+    websocket: WebSocket, subscriber: Subscriber, hub: LiveHub, memory: MemoryReleaser, handle: Any
+) -> None:
     await websocket.accept()
+    memory.opened()
     writer = asyncio.create_task(pump_to(websocket.send_json, subscriber))
     overflow = asyncio.create_task(subscriber.overflowed.wait())
     try:
@@ -83,12 +87,16 @@ async def _serve(websocket: WebSocket, subscriber: Subscriber, hub: LiveHub, han
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await writer
+        memory.closed()
 
 
 @router.websocket("/api/ws")
 @inject
 async def live_updates(
-    websocket: WebSocket, hub: FromDishka[LiveHub], get: FromDishka[GetTask], reader: FromDishka[TaskReader]
+    websocket: WebSocket,
+    hub: FromDishka[LiveHub],
+    reader: FromDishka[TaskReader],
+    memory: FromDishka[MemoryReleaser],
 ) -> None:
     subscriber = Subscriber(render_api)
 
@@ -121,21 +129,20 @@ async def live_updates(
             return
         subscriber.hold()
         hub.watch(subscriber, ids)  # watch first, then read: no event can fall between the two
-        snapshots, missing = [], []
-        for task_id in sorted(ids):
-            try:
-                snapshots.append(_task_json(await get(task_id)))
-            except TaskNotFoundError:
-                missing.append(str(task_id))
+        found = await reader.get_many(ids)
+        snapshots = [_task_json(found[task_id]) for task_id in sorted(found)]
+        missing = sorted(str(task_id) for task_id in ids - found.keys())
         subscriber.queue.put_nowait({"type": "snapshot", "tasks": snapshots, "missing": missing})
         subscriber.release()
 
-    await _serve(websocket, subscriber, hub, handle)
+    await _serve(websocket, subscriber, hub, memory, handle)
 
 
 @router.websocket("/task/status")
 @inject
-async def legacy_status(websocket: WebSocket, hub: FromDishka[LiveHub], get: FromDishka[GetTask]) -> None:
+async def legacy_status(
+    websocket: WebSocket, hub: FromDishka[LiveHub], get: FromDishka[GetTask], memory: FromDishka[MemoryReleaser]
+) -> None:
     """Send ``{"id": uuid}`` per task; receive the reference's TaskDTO now and on every status change."""
     subscriber = Subscriber(render_legacy)
 
@@ -154,4 +161,4 @@ async def legacy_status(websocket: WebSocket, hub: FromDishka[LiveHub], get: Fro
             subscriber.queue.put_nowait({"error": f"task {task_id} does not exist", "detail": {"id": str(task_id)}})
         subscriber.release()
 
-    await _serve(websocket, subscriber, hub, handle)
+    await _serve(websocket, subscriber, hub, memory, handle)
