@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +22,8 @@ import httpx
 import pytest
 
 from kartoteka.devtools.synthetic_cards import render_card
+from kartoteka.infrastructure.embedded.ports import free_port_block
+from kartoteka.infrastructure.embedded.rabbitmq import EmbeddedRabbitMQ
 from tests.harness.rabbitmq import RabbitMQServer
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
@@ -236,3 +241,91 @@ def test_a_worker_killed_mid_job_leaves_it_to_another_which_completes_it_once(
     wait_until(lambda: service.task(task_id)["status"] == "completed", 180, "the redelivered job", service.alive())
     assert service.task(task_id)["attempt"] == 1
     assert asyncio.run(completions(task_id)) == 1
+
+
+@pytest.fixture
+def own_broker() -> Iterator[EmbeddedRabbitMQ]:
+    """A broker of this test's own, on fixed ports, that it can stop and start again (the shared one stays up)."""
+    directory = Path(tempfile.mkdtemp(prefix="kartoteka-outage-"))
+    broker = EmbeddedRabbitMQ(directory, free_port_block([0, 1, 2]))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_jobs_submitted_while_the_broker_is_down_all_run_once_it_returns(
+    migrated_database: str,
+    s3_server: S3Server,
+    redis_server: RedisServer,
+    own_broker: EmbeddedRabbitMQ,
+    tiny_detector: Path,
+    tiny_recognizer: Path,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    rabbit = RabbitMQServer.from_url(own_broker.url)
+    env = service_env(migrated_database, s3_server, redis_server, rabbit, tiny_detector, tiny_recognizer, port)
+    service = Service(env, tmp_path, f"http://127.0.0.1:{port}")
+    try:
+        for name in ("api", "relay", "worker"):
+            service.start(name, name)
+        wait_until(lambda: _ready(service.base), 60, "the api to be ready", service.alive())
+
+        own_broker.stop()
+        files = []
+        for seed in (1, 2, 3):
+            buf = io.BytesIO()
+            image = render_card(seed).image
+            image.thumbnail((640, 450))
+            image.save(buf, format="PNG")
+            files.append(("images", (f"card{seed}.png", buf.getvalue(), "image/png")))
+        created = httpx.post(service.base + "/api/recognition/tasks", files=files, timeout=30)
+        assert created.status_code == 202, created.text  # accepted: the jobs wait in the outbox
+        ids = [str(t["id"]) for t in created.json()["tasks"]]
+        assert httpx.get(service.base + "/ready", timeout=10).status_code == 503
+
+        def jobs_waiting() -> int:
+            return asyncio.run(_outbox_jobs(migrated_database))
+
+        # The relay has met the closed broker (its rows are claimed and given back), and nothing ran.
+        wait_until(lambda: jobs_waiting() == 3, 30, "the relay to hold three jobs", service.alive())
+        assert {str(service.task(i)["status"]) for i in ids} == {"queued"}
+
+        own_broker.start()  # same ports, same data
+        wait_until(
+            lambda: all(service.task(i)["status"] == "completed" for i in ids),
+            180,
+            "every card to be recognised",
+            service.alive(),
+        )
+        assert [service.task(i)["attempt"] for i in ids] == [1, 1, 1]
+        assert jobs_waiting() == 0
+    finally:
+        service.stop_all()
+    relay_log = (tmp_path / "relay.log").read_text(errors="replace")
+    assert "recognition.jobs is unreachable" in relay_log
+    assert "is dead" not in relay_log
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(base + "/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _outbox_jobs(database_url: str) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE destination = 'recognition.jobs' AND dead_at IS NULL"
+            )
+        )
+    finally:
+        await connection.close()

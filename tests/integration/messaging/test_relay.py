@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.messaging import PublishError
+from kartoteka.application.ports.messaging import DestinationUnavailableError, PublishError
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.application.recognition.messages import messages_for
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask
@@ -31,7 +31,7 @@ class Recorder:
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         if self.down:
-            raise PublishError("broker unreachable")
+            raise DestinationUnavailableError("broker unreachable")
         if any(m.key == self.poison for m in messages):
             raise PublishError("cannot encode")
         self.got.extend(messages)
@@ -80,7 +80,7 @@ async def test_a_poison_row_backs_off_and_dies_without_holding_back_the_rest(eng
 
 
 async def test_failed_rows_wait_for_their_backoff(engine: AsyncEngine) -> None:
-    rec = Recorder(down=True)
+    rec = Recorder(poison="x")
     await put(engine, "x")
     relay = OutboxRelay(engine, {"status": rec}, RelayPolicy(backoff_base_s=3600))
     assert await relay.drain_once() == 1
@@ -88,16 +88,31 @@ async def test_failed_rows_wait_for_their_backoff(engine: AsyncEngine) -> None:
     assert await pending(engine) == [("x", 1, False)]
 
 
-async def test_everything_is_delivered_once_the_broker_returns(engine: AsyncEngine) -> None:
+async def test_an_outage_spends_no_attempts_and_kills_nothing_however_long(engine: AsyncEngine) -> None:
     rec = Recorder(down=True)
     await put(engine, *[f"k{i}" for i in range(5)])
-    relay = OutboxRelay(engine, {"status": rec}, RelayPolicy(backoff_base_s=0.0))
-    await relay.drain_once()
+    relay = OutboxRelay(engine, {"status": rec}, RelayPolicy(max_attempts=2, backoff_base_s=0.0))
+    for _ in range(10):  # five times the attempts a bad row gets
+        await relay.drain_once()
     assert rec.got == []
+    assert await pending(engine) == [(f"k{i}", 0, False) for i in range(5)]
     rec.down = False
     await relay.drain_once()
-    assert sorted(m.key for m in rec.got) == [f"k{i}" for i in range(5)]
+    assert [m.key for m in rec.got] == [f"k{i}" for i in range(5)]
     assert await pending(engine) == []
+
+
+async def test_an_unreachable_destination_does_not_hold_back_the_others(engine: AsyncEngine) -> None:
+    jobs, status = Recorder(down=True), Recorder()
+    await put(engine, *[f"j{i}" for i in range(3)], destination="jobs")
+    await put(engine, "s0", "s1", destination="status")
+    relay = OutboxRelay(
+        engine, {"jobs": jobs, "status": status}, RelayPolicy(batch_size=3, backoff_base_s=3600, max_attempts=1)
+    )
+    await relay.drain_once()  # the first batch is all jobs: the broker is found down and paused
+    await relay.drain_once()  # paused jobs are not claimed, so the status rows behind them go
+    assert [m.key for m in status.got] == ["s0", "s1"]
+    assert await pending(engine) == [(f"j{i}", 0, False) for i in range(3)]
 
 
 async def test_unknown_destination_is_retried_not_lost(engine: AsyncEngine) -> None:

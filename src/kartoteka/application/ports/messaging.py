@@ -12,6 +12,15 @@ class PublishError(Exception):
     """The message was not delivered; the relay retries it later."""
 
 
+class DestinationUnavailableError(PublishError):
+    """The destination cannot be reached at all (server down, connection lost).
+
+    Nothing is wrong with the messages, so the relay keeps them as they are,
+    without spending their attempts, and waits for the destination to return;
+    an outage of any length never turns good messages into dead ones.
+    """
+
+
 class MessagePublisher(Protocol):
     """Publishes a batch; raises PublishError (or anything) when not all of it was delivered."""
 

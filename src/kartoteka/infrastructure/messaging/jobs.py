@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aio_pika.exceptions import AMQPError
+from redis.exceptions import RedisError
 from taskiq import AsyncBroker
+from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 from taskiq_aio_pika import AioPikaBroker
 from taskiq_aio_pika.exchange import Exchange
 from taskiq_aio_pika.queue import Queue, QueueType
 from taskiq_redis import ListQueueBroker
 
-from kartoteka.application.ports.messaging import PublishError
+from kartoteka.application.ports.messaging import DestinationUnavailableError, PublishError
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.application.recognition.messages import RECOGNIZE_JOB
 from kartoteka.infrastructure.config.settings import BrokerSettings
@@ -54,5 +57,13 @@ class TaskiqJobPublisher:
         try:
             for m in messages:
                 await kicker.kiq(str(m.payload["task_id"]), int(m.payload["attempt"]))
-        except (OSError, ConnectionError, TimeoutError) as exc:
-            raise PublishError(f"job broker: {type(exc).__name__}: {exc}") from exc
+        except SendTaskError as exc:
+            # TaskIQ wraps whatever the broker raised. The arguments are a string and an integer, so
+            # nothing here can fail to serialise: any failure to send is the broker being out of reach
+            # (connection refused, a channel closed by a restart, a reconnect still under way).
+            cause = exc.__cause__ or exc
+            if isinstance(cause, TypeError | ValueError) and not isinstance(cause, OSError):
+                raise PublishError(f"job broker refused the message: {cause}") from exc
+            raise DestinationUnavailableError(f"job broker: {type(cause).__name__}: {cause}") from exc
+        except (OSError, TimeoutError, AMQPError, RedisError) as exc:
+            raise DestinationUnavailableError(f"job broker: {type(exc).__name__}: {exc}") from exc

@@ -15,7 +15,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError
 
-from kartoteka.application.ports.messaging import PublishError
+from kartoteka.application.ports.messaging import DestinationUnavailableError
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 
 EXCHANGE = "kartoteka.events"
@@ -51,7 +51,7 @@ class RabbitIntegrationPublisher:
                 )
         except (AMQPError, OSError, TimeoutError) as exc:
             await self.close()
-            raise PublishError(f"rabbitmq: {type(exc).__name__}: {exc}") from exc
+            raise DestinationUnavailableError(f"rabbitmq: {type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
         connection, self._connection, self._exchange = self._connection, None, None

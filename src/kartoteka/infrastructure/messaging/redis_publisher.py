@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kartoteka.application.ports.messaging import PublishError
+from kartoteka.application.ports.messaging import DestinationUnavailableError
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 
 CHANNEL_PREFIX = "kartoteka:"
@@ -34,4 +34,4 @@ class RedisChannelPublisher:
                     pipe.publish(channel_for(m.destination), json.dumps(m.payload, ensure_ascii=False))
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            raise PublishError(f"redis: {exc}") from exc
+            raise DestinationUnavailableError(f"redis: {exc}") from exc

@@ -6,7 +6,10 @@ claimed with ``FOR UPDATE SKIP LOCKED`` in batches, so several relays can run
 side by side without delivering a row twice at the same time. A batch that
 fails is retried row by row, so one poisonous row is isolated: it backs off
 exponentially and, after ``max_attempts``, is parked as dead while the rows
-behind it keep flowing.
+behind it keep flowing. A destination that cannot be reached at all (its
+server is down) is different: its rows keep their attempts and stay where they
+are, the destination is paused with a short backoff, and rows for the other
+destinations are claimed and delivered meanwhile.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kartoteka.application.ports.messaging import MessagePublisher
+from kartoteka.application.ports.messaging import DestinationUnavailableError, MessagePublisher
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.infrastructure.db.schema import OUTBOX_CHANNEL
 
@@ -32,7 +36,7 @@ log = logging.getLogger(__name__)
 _CLAIM = text(
     """
     SELECT id, destination, key, payload, attempts FROM outbox
-    WHERE dead_at IS NULL AND available_at <= now()
+    WHERE dead_at IS NULL AND available_at <= now() AND NOT (destination = ANY(:paused))
     ORDER BY id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -56,9 +60,20 @@ class RelayPolicy:
     max_attempts: int = 20
     backoff_base_s: float = 0.5
     backoff_max_s: float = 60.0
+    outage_backoff_max_s: float = 5.0  # how stale delivery may be after a destination comes back
 
     def delay(self, attempts: int) -> float:
         return float(min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, attempts)))
+
+    def outage_delay(self, failures: int) -> float:
+        return float(min(self.outage_backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1)))
+
+
+class _Unavailable(Exception):
+    def __init__(self, delivered: list[int], cause: DestinationUnavailableError) -> None:
+        super().__init__(str(cause))
+        self.delivered = delivered
+        self.cause = cause
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +96,17 @@ class OutboxRelay:
         self._policy = policy
         self._listen_dsn = listen_dsn
         self._wake = asyncio.Event()
+        self._paused_until: dict[str, float] = {}
+        self._outages: dict[str, int] = {}
         self.listening = asyncio.Event()  # set once NOTIFY wake-ups are being received
 
     async def drain_once(self) -> int:
         """Claim one batch, deliver it, and record the outcome; returns how many rows were claimed."""
         async with self._engine.begin() as conn:
+            claim = {"limit": self._policy.batch_size, "paused": self._paused_now()}
             rows = [
                 _Row(r.id, OutboundMessage(r.destination, r.key, dict(r.payload)), r.attempts)
-                for r in await conn.execute(_CLAIM, {"limit": self._policy.batch_size})
+                for r in await conn.execute(_CLAIM, claim)
             ]
             if not rows:
                 return 0
@@ -98,7 +116,13 @@ class OutboxRelay:
             for row in rows:
                 by_destination[row.message.destination].append(row)
             for destination, group in by_destination.items():
-                ok, bad = await self._deliver(destination, group)
+                try:
+                    ok, bad = await self._deliver(destination, group)
+                except _Unavailable as outage:
+                    delivered += outage.delivered  # the rest stay as they are, attempts untouched
+                    self._pause(destination, outage.cause)
+                    continue
+                self._resume(destination)
                 delivered += ok
                 failed += bad
             if delivered:
@@ -114,6 +138,8 @@ class OutboxRelay:
         try:
             await publisher.publish([row.message for row in group])
             return [row.id for row in group], []
+        except DestinationUnavailableError as exc:
+            raise _Unavailable([], exc) from exc
         except Exception as exc:  # any publisher failure: isolate the bad rows one by one
             if len(group) == 1:
                 return [], [(group[0], _describe(exc))]
@@ -124,9 +150,27 @@ class OutboxRelay:
             try:
                 await publisher.publish([row.message])
                 delivered.append(row.id)
+            except DestinationUnavailableError as exc:
+                raise _Unavailable(delivered, exc) from exc
             except Exception as exc:
                 failed.append((row, _describe(exc)))
         return delivered, failed
+
+    def _paused_now(self) -> list[str]:
+        now = time.monotonic()
+        return [d for d, until in self._paused_until.items() if until > now]
+
+    def _pause(self, destination: str, cause: DestinationUnavailableError) -> None:
+        failures = self._outages.get(destination, 0) + 1
+        self._outages[destination] = failures
+        self._paused_until[destination] = time.monotonic() + self._policy.outage_delay(failures)
+        if failures == 1:
+            log.warning("%s is unreachable (%s); its messages wait until it returns", destination, cause)
+
+    def _resume(self, destination: str) -> None:
+        self._paused_until.pop(destination, None)
+        if self._outages.pop(destination, 0):
+            log.warning("%s is reachable again; delivering what waited", destination)
 
     async def _record_failure(self, conn: AsyncConnection, row: _Row, error: str) -> None:
         attempts = row.attempts + 1
