@@ -64,9 +64,9 @@ class DbProbe:
 
 
 class World:
-    def __init__(self, recognizer: ScriptedRecognizer) -> None:
+    def __init__(self, recognizer: ScriptedRecognizer, storage: MemoryStorage | None = None) -> None:
         self.db = MemoryDatabase()
-        self.storage = MemoryStorage()
+        self.storage = storage if storage is not None else MemoryStorage()
         self.feed = Feed()
         ids = itertools.count(1)
         uow = lambda: MemoryUnitOfWork(self.db)  # noqa: E731

@@ -35,7 +35,7 @@ async def run_worker(settings: Settings, queues: Sequence[str], stop: asyncio.Ev
         broker = make_broker(settings.broker, settings.redis.url, queues)
         broker.add_middlewares(
             SmartRetryMiddleware(
-                default_retry_count=settings.broker.max_retries,
+                default_retry_count=settings.broker.max_retries + 1,
                 default_delay=1.0,
                 use_delay_exponent=True,
                 max_delay_exponent=30.0,

@@ -142,3 +142,11 @@ class ProcessCard:
                 return Outcome.DROPPED
             await uow.commit()
             return outcome
+
+    async def give_up(self, task_id: UUID, attempt: int, reason: str) -> Outcome:
+        """The job failed on every try it was allowed: the task fails with the reason, visibly.
+
+        Without this a task whose retries ran out would stay ``running`` for ever, which no
+        linguist watching it could tell from a slow card.
+        """
+        return await self._finish(task_id, attempt, failure=reason)
