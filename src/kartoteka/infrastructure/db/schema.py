@@ -6,8 +6,10 @@ free of persistence concerns.
 
 from __future__ import annotations
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -88,3 +90,81 @@ outbox = Table(
 )
 
 OUTBOX_CHANNEL = "kartoteka_outbox"
+
+# ------------------------------------------------------------------------------------------- gallery
+
+IMAGE_SOURCES = ("directory", "upload", "card")
+VECTOR_STATES = ("pending", "embedded", "failed")
+MODEL_STATES = ("building", "ready", "retired")
+
+gallery_images = Table(
+    "gallery_images",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("source", Text, nullable=False),
+    # Where the image shows in the gallery: a POSIX path, unique, with its folder ("." at the top).
+    Column("path", Text, nullable=False),
+    Column("directory", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    # Where its bytes are: a watched root and a path inside it, or an object in S3.
+    Column("root", Text, nullable=True),
+    Column("root_path", Text, nullable=True),
+    Column("object_key", Text, nullable=True),
+    Column("task_id", UUID(as_uuid=True), ForeignKey("recognition_tasks.id", ondelete="SET NULL"), nullable=True),
+    Column("media_type", Text, nullable=False, server_default=""),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("content_hash", Text, nullable=False),
+    Column("thumbnail_key", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+    Column("indexed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"source IN {IMAGE_SOURCES!r}", name="source"),
+    CheckConstraint("(root IS NULL) = (root_path IS NULL)", name="root_location"),
+    Index(None, "path", unique=True),
+    Index(None, "root", "root_path", unique=True),
+    Index(None, "directory", "name"),
+    Index(None, "modified_at", "id"),
+    Index(None, "created_at", "id"),
+    Index(None, "content_hash"),
+    Index(None, "task_id"),
+)
+
+gallery_directories = Table(
+    "gallery_directories",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+)
+
+embedding_models = Table(
+    "embedding_models",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("dimension", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("supports_text", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("ready_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(f"state IN {MODEL_STATES!r}", name="state"),
+)
+
+image_vectors = Table(
+    "image_vectors",
+    metadata,
+    Column("image_id", UUID(as_uuid=True), ForeignKey("gallery_images.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_key", Text, primary_key=True),
+    Column("model_version", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    # No fixed dimension: every model keeps its own; a partial HNSW index per model casts to it.
+    Column("embedding", Vector(), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"state IN {VECTOR_STATES!r}", name="state"),
+    Index(None, "model_key", "model_version", "state"),
+)
