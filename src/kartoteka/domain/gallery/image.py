@@ -1,0 +1,113 @@
+"""An image of the gallery and where it lives.
+
+Every image has one place in the gallery (a folder and a name, as the web UI
+shows it) and one place its bytes are kept: a file read in place inside a
+watched root, or an object in S3 (uploads and card scans). The two are kept
+apart so that a file moving on disk is the same image moving in the gallery,
+with the same id and vectors.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+TOP = "."
+
+
+class ImageSource(StrEnum):
+    DIRECTORY = "directory"
+    UPLOAD = "upload"
+    CARD = "card"
+
+
+class InvalidGalleryPathError(ValueError):
+    """A folder or file name that would leave the gallery (``..``, absolute) or is not a name at all."""
+
+
+class ImageNotFoundError(LookupError):
+    """No image with that id."""
+
+
+class ImageConflictError(Exception):
+    """An image with that folder and name exists already; nothing is ever silently overwritten."""
+
+
+class ImageNotDeletableError(Exception):
+    """The image is a file in a watched directory, which Kartoteka reads but never modifies."""
+
+
+def normalize_directory(value: str | None) -> str:
+    """A folder as the gallery stores it: POSIX, relative, no trailing slash, ``.`` for the top.
+
+    Refuses anything that climbs out (``..``) or is absolute, so a client-given folder can never
+    point outside the gallery.
+    """
+    if value is None:
+        return TOP
+    text = value.replace("\\", "/").strip()
+    if text in {"", TOP, "./", "/"}:
+        return TOP
+    if text.startswith("/"):
+        raise InvalidGalleryPathError(f"folder {value!r} must be relative to the gallery")
+    parts = [p for p in text.split("/") if p not in {"", "."}]
+    if any(p == ".." for p in parts):
+        raise InvalidGalleryPathError(f"folder {value!r} leaves the gallery")
+    return "/".join(parts) or TOP
+
+
+def validate_name(name: str) -> str:
+    """A file name without any folder part; client-given names are never trusted as paths."""
+    cleaned = name.strip()
+    if cleaned in {"", ".", ".."} or "/" in cleaned or "\\" in cleaned or "\x00" in cleaned:
+        raise InvalidGalleryPathError(f"{name!r} is not a file name")
+    return cleaned
+
+
+def gallery_path(directory: str, name: str) -> str:
+    folder = normalize_directory(directory)
+    return validate_name(name) if folder == TOP else f"{folder}/{validate_name(name)}"
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """(folder, name) of a gallery path."""
+    folder, name = posixpath.split(path)
+    return (folder or TOP), name
+
+
+def parent_directories(directory: str) -> list[str]:
+    """Every folder from the top down to ``directory`` itself (without ``.``)."""
+    if directory == TOP:
+        return []
+    parts = directory.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+@dataclass(slots=True)
+class GalleryImage:
+    id: UUID
+    source: ImageSource
+    path: str
+    name: str
+    directory: str
+    size: int
+    content_hash: str
+    created_at: datetime
+    modified_at: datetime
+    media_type: str = ""
+    width: int | None = None
+    height: int | None = None
+    root: str | None = None  # watched root name, for DIRECTORY images
+    root_path: str | None = None  # path of the file inside that root
+    mtime_ns: int | None = None
+    object_key: str | None = None  # S3 key, for UPLOAD and CARD images
+    task_id: UUID | None = None  # the recognition task a CARD image came from
+    thumbnail_key: str | None = None
+    error: str | None = None
+
+    def move_to(self, path: str) -> None:
+        self.path = path
+        self.directory, self.name = split_path(path)

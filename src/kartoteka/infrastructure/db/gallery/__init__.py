@@ -1,0 +1,1 @@
+"""The gallery in PostgreSQL: images, folders, models and pgvector search."""

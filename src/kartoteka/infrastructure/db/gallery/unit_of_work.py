@@ -1,0 +1,183 @@
+"""SqlGalleryUnitOfWork: gallery writes and their outbox messages in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kartoteka.application.ports.embedding import EmbeddingModelId
+from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError, OutboundMessage
+from kartoteka.domain.gallery.image import GalleryImage, ImageConflictError, ImageNotFoundError
+from kartoteka.infrastructure.db.gallery.rows import image_from_row, image_to_row, vector_text
+from kartoteka.infrastructure.db.schema import gallery_directories, gallery_images, image_vectors, outbox
+
+
+class SqlImageRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, image: GalleryImage) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(insert(gallery_images).values(**image_to_row(image)))
+        except IntegrityError as exc:
+            raise ImageConflictError(f"{image.path!r} is already in the gallery") from exc
+
+    async def get(self, image_id: UUID) -> GalleryImage:
+        row = (await self._conn.execute(select(gallery_images).where(gallery_images.c.id == image_id))).first()
+        if row is None:
+            raise ImageNotFoundError(image_id)
+        return image_from_row(row)
+
+    async def update(self, image: GalleryImage) -> None:
+        values = image_to_row(image)
+        del values["id"]
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(update(gallery_images).where(gallery_images.c.id == image.id).values(**values))
+        except IntegrityError as exc:
+            raise ImageConflictError(f"{image.path!r} is already in the gallery") from exc
+
+    async def delete(self, image_id: UUID) -> None:
+        await self._conn.execute(delete(gallery_images).where(gallery_images.c.id == image_id))
+
+    async def in_root(self, root: str) -> list[GalleryImage]:
+        rows = await self._conn.execute(select(gallery_images).where(gallery_images.c.root == root))
+        return [image_from_row(r) for r in rows]
+
+    async def by_root_path(self, root: str, root_path: str) -> GalleryImage | None:
+        row = (
+            await self._conn.execute(
+                select(gallery_images).where(gallery_images.c.root == root, gallery_images.c.root_path == root_path)
+            )
+        ).first()
+        return None if row is None else image_from_row(row)
+
+    async def under_root_path(self, root: str, prefix: str) -> list[GalleryImage]:
+        pattern = prefix.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        rows = await self._conn.execute(
+            select(gallery_images).where(
+                gallery_images.c.root == root, gallery_images.c.root_path.like(pattern, escape="\\")
+            )
+        )
+        return [image_from_row(r) for r in rows]
+
+    async def remember_directories(self, directories: Sequence[tuple[str, datetime, datetime]]) -> None:
+        if not directories:
+            return
+        statement = pg_insert(gallery_directories).values(
+            [{"path": p, "created_at": c, "modified_at": m} for p, c, m in directories]
+        )
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[gallery_directories.c.path],
+                set_={"modified_at": statement.excluded.modified_at},
+            )
+        )
+
+    async def forget_directories(self, prefix: str) -> None:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        await self._conn.execute(
+            delete(gallery_directories).where(
+                (gallery_directories.c.path == prefix) | gallery_directories.c.path.like(pattern, escape="\\")
+            )
+        )
+
+
+class SqlVectorStore:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def mark_pending(self, image_ids: Sequence[UUID], model: EmbeddingModelId) -> None:
+        if not image_ids:
+            return
+        statement = pg_insert(image_vectors).values(
+            [
+                {"image_id": i, "model_key": model.key, "model_version": model.version, "state": "pending"}
+                for i in image_ids
+            ]
+        )
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[image_vectors.c.image_id, image_vectors.c.model_key, image_vectors.c.model_version],
+                set_={"state": "pending", "embedding": None, "error": None, "updated_at": text("now()")},
+            )
+        )
+
+    async def save(self, image_id: UUID, model: EmbeddingModelId, vector: list[float]) -> None:
+        await self._conn.execute(
+            text(
+                "INSERT INTO image_vectors (image_id, model_key, model_version, state, embedding, updated_at) "
+                "VALUES (:id, :key, :version, 'embedded', CAST(CAST(:vector AS text) AS vector), now()) "
+                "ON CONFLICT (image_id, model_key, model_version) DO UPDATE SET state = 'embedded', "
+                "embedding = EXCLUDED.embedding, error = NULL, updated_at = now()"
+            ),
+            {"id": image_id, "key": model.key, "version": model.version, "vector": vector_text(vector)},
+        )
+
+    async def save_failure(self, image_id: UUID, model: EmbeddingModelId, reason: str) -> None:
+        statement = pg_insert(image_vectors).values(
+            image_id=image_id, model_key=model.key, model_version=model.version, state="failed", error=reason[:2000]
+        )
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[image_vectors.c.image_id, image_vectors.c.model_key, image_vectors.c.model_version],
+                set_={"state": "failed", "embedding": None, "error": reason[:2000], "updated_at": text("now()")},
+            )
+        )
+
+    async def clear(self, image_id: UUID) -> None:
+        await self._conn.execute(delete(image_vectors).where(image_vectors.c.image_id == image_id))
+
+
+class SqlGalleryUnitOfWork:
+    images: SqlImageRepository
+    vectors: SqlVectorStore
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._messages: list[OutboundMessage] = []
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._conn = await self._engine.connect()
+            await self._conn.begin()
+        except (OSError, OperationalError, DBAPIError) as exc:
+            raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
+        self.images = SqlImageRepository(self._conn)
+        self.vectors = SqlVectorStore(self._conn)
+        self._messages = []
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                await self._conn.rollback()
+        finally:
+            await self._conn.close()
+            self._conn = None
+
+    def send(self, message: OutboundMessage) -> None:
+        self._messages.append(message)
+
+    async def commit(self) -> None:
+        assert self._conn is not None
+        if self._messages:
+            await self._conn.execute(
+                insert(outbox),
+                [{"destination": m.destination, "key": m.key, "payload": m.payload} for m in self._messages],
+            )
+            self._messages = []
+        await self._conn.commit()
