@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
+from kartoteka.application.ports.embedding import EmbeddingModelId, ImageKind
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.domain.gallery.image import GalleryImage
 
@@ -223,4 +223,28 @@ class ImageBytes(Protocol):
 
     async def read(self, image: GalleryImage) -> bytes:
         """Raises ImageNotFoundError when the file or object is gone."""
+        ...
+
+
+class QueryEncoder(Protocol):
+    """Embeds a search query with the model the index was built with (on a worker: never in the api)."""
+
+    async def embed_image(self, data: bytes, kind: ImageKind, model: EmbeddingModelId) -> list[float]:
+        """Raises QueryNotUsableError for a bad image, EncoderUnavailableError when no worker can answer."""
+        ...
+
+    async def embed_text(self, text: str, model: EmbeddingModelId) -> list[float]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    data: bytes
+    media_type: str
+    width: int  # of the original, upright
+    height: int
+
+
+class ThumbnailMaker(Protocol):
+    async def make(self, data: bytes) -> Thumbnail:
+        """Raises UnreadableImageError for bytes that are not a decodable image."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import warnings
+from collections.abc import Mapping
 
 from PIL import Image, UnidentifiedImageError
 
@@ -22,17 +23,20 @@ ACCEPTED = {
     "TIFF": ("image/tiff", ".tif"),
     "WEBP": ("image/webp", ".webp"),
 }
+# The gallery takes what a watched directory may hold, GIF and BMP included.
+GALLERY_ACCEPTED = {**ACCEPTED, "GIF": ("image/gif", ".gif"), "BMP": ("image/bmp", ".bmp")}
 
 
-def inspect_image(data: bytes, max_pixels: int) -> ImageInfo:
+def inspect_image(data: bytes, max_pixels: int, accepted: Mapping[str, tuple[str, str]] = ACCEPTED) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=None)
             fmt = (image.format or "").upper()
-            if fmt not in ACCEPTED:
-                raise UnsupportedImageError(f"{fmt or 'unknown'} images are not accepted; send JPEG, PNG, TIFF or WebP")
-            content_type, extension = ACCEPTED[fmt]
+            if fmt not in accepted:
+                names = ", ".join(sorted(accepted))
+                raise UnsupportedImageError(f"{fmt or 'unknown'} images are not accepted; send one of {names}")
+            content_type, extension = accepted[fmt]
             width, height = image.size
             info = ImageInfo(fmt, content_type, extension, width, height)
             if width * height > max_pixels or width < 1 or height < 1:
@@ -50,5 +54,8 @@ def inspect_image(data: bytes, max_pixels: int) -> ImageInfo:
 
 
 class PillowImageInspector:
+    def __init__(self, accepted: Mapping[str, tuple[str, str]] = ACCEPTED) -> None:
+        self._accepted = accepted
+
     async def inspect(self, data: bytes, max_pixels: int) -> ImageInfo:
-        return await asyncio.to_thread(inspect_image, data, max_pixels)
+        return await asyncio.to_thread(inspect_image, data, max_pixels, self._accepted)

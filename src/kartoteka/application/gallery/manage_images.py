@@ -1,0 +1,123 @@
+"""UploadImage and DeleteImage: what an editor does to the gallery by hand.
+
+An upload is stored in S3 under a key of its own (a client's filename is a
+name, never a path), gets a row at the folder and name it was given, and is
+embedded by a worker; the job and the UI's ``FileCreatedEvent`` leave through
+the outbox in the same transaction. Nothing is ever silently overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from kartoteka.application.gallery.messages import embed_job, gallery_event
+from kartoteka.application.ports.gallery import GalleryUnitOfWork
+from kartoteka.application.ports.images import ImageInspector
+from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
+from kartoteka.domain.gallery.events import FileCreatedEvent, FileDeletedEvent
+from kartoteka.domain.gallery.image import (
+    GalleryImage,
+    ImageNotDeletableError,
+    ImageSource,
+    gallery_path,
+    normalize_directory,
+    validate_name,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryLimits:
+    max_upload_bytes: int
+    max_pixels: int
+
+
+class UploadImage:
+    def __init__(
+        self,
+        uow: Callable[[], GalleryUnitOfWork],
+        storage: ObjectStorage,
+        inspector: ImageInspector,
+        limits: GalleryLimits,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], UUID],
+    ) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._inspector = inspector
+        self._limits = limits
+        self._clock = clock
+        self._new_id = new_id
+
+    async def __call__(self, filename: str, data: bytes, directory: str | None) -> GalleryImage:
+        name = validate_name(filename)
+        folder = normalize_directory(directory)
+        if not data:
+            raise UploadRejectedError(name, RejectionKind.UNREADABLE, "the file is empty")
+        if len(data) > self._limits.max_upload_bytes:
+            raise UploadRejectedError(
+                name, RejectionKind.TOO_LARGE, f"larger than {self._limits.max_upload_bytes} bytes"
+            )
+        info = await self._inspector.inspect(data, self._limits.max_pixels)
+        if info.width * info.height > self._limits.max_pixels:
+            raise UploadRejectedError(
+                name,
+                RejectionKind.TOO_MANY_PIXELS,
+                f"{info.width}×{info.height} is over {self._limits.max_pixels} pixels",
+            )
+        now = self._clock()
+        image = GalleryImage(
+            id=self._new_id(),
+            source=ImageSource.UPLOAD,
+            path=gallery_path(folder, name),
+            name=name,
+            directory=folder,
+            size=len(data),
+            content_hash=hashlib.sha256(data).hexdigest(),
+            created_at=now,
+            modified_at=now,
+            media_type=info.content_type,
+            width=info.width,
+            height=info.height,
+        )
+        image.object_key = f"gallery/{image.id}/original{info.extension}"
+        await self._storage.put(image.object_key, data, info.content_type)
+        try:
+            async with self._uow() as uow:
+                await uow.images.add(image)
+                uow.send(embed_job([image.id]))
+                uow.send(gallery_event(FileCreatedEvent(image.path, now)))
+                await uow.commit()
+        except BaseException:
+            await self._storage.delete(image.object_key)  # nothing of a refused upload stays behind
+            raise
+        return image
+
+
+class DeleteImage:
+    """Uploads and card scans go with their bytes; files of watched directories are never touched."""
+
+    def __init__(self, uow: Callable[[], GalleryUnitOfWork], storage: ObjectStorage) -> None:
+        self._uow = uow
+        self._storage = storage
+
+    async def __call__(self, image_id: UUID) -> GalleryImage:
+        async with self._uow() as uow:
+            image = await uow.images.get(image_id)
+            if image.source is ImageSource.DIRECTORY:
+                raise ImageNotDeletableError(
+                    f"{image.path!r} is a file in a watched directory; delete it there and the index follows"
+                )
+            await uow.images.delete(image_id)
+            uow.send(gallery_event(FileDeletedEvent(image.path)))
+            await uow.commit()
+        keys = [image.thumbnail_key]
+        if image.source is ImageSource.UPLOAD:  # a card's scan belongs to its recognition task
+            keys.append(image.object_key)
+        for key in filter(None, keys):
+            await self._storage.delete(key)
+        return image

@@ -1,0 +1,29 @@
+"""Outbox destinations of the gallery and the shapes of their messages.
+
+``embedding.jobs`` becomes a TaskIQ job on the ``embedding`` queue; ``gallery``
+goes to Redis pub/sub, from where every api process forwards it to its SSE
+streams and WebSockets (it may be lost: clients re-read the gallery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.domain.gallery.events import GalleryEvent, event_payload
+
+EMBED_JOBS = "embedding.jobs"
+EMBED_JOB = "kartoteka.embed_images"  # the worker's task name
+QUERY_JOB = "kartoteka.embed_query"
+GALLERY_EVENTS = "gallery"
+
+
+def embed_job(image_ids: Sequence[UUID]) -> OutboundMessage:
+    ids = [str(i) for i in image_ids]
+    return OutboundMessage(EMBED_JOBS, ids[0] if ids else "", {"image_ids": ids})
+
+
+def gallery_event(event: GalleryEvent) -> OutboundMessage:
+    payload = event_payload(event)
+    return OutboundMessage(GALLERY_EVENTS, payload["event"], payload)

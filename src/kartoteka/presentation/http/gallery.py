@@ -1,0 +1,315 @@
+"""``/api/images`` and ``/api/fs``: Sketch-Search's gallery contract, so its web UI works unchanged.
+
+Every path answers with and without a trailing slash, every body is JSON
+(deletes included) and every error carries ``error``. Added to the contract:
+a ``score`` on every hit, ``min_score`` and correct paging across ``top_k``,
+search by text, near-duplicate groups, and the index's state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+from dishka.integrations.fastapi import FromDishka, inject
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
+from kartoteka.application.gallery.search import (
+    FindNearDuplicates,
+    SearchByExample,
+    SearchByImage,
+    SearchByText,
+    SearchOptions,
+)
+from kartoteka.application.ports.embedding import ImageKind
+from kartoteka.application.ports.gallery import (
+    DirectoryNode,
+    GalleryReader,
+    ImageBytes,
+    ImagePage,
+    ModelRegistry,
+    ThumbnailMaker,
+)
+from kartoteka.application.ports.storage import ObjectNotFoundError, ObjectStorage
+from kartoteka.domain.gallery.image import GalleryImage
+from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.presentation.http.gallery_query import (
+    MAX_TOP_K,
+    QueryError,
+    parse_filter,
+    parse_int,
+    parse_min_score,
+    parse_order,
+    parse_page,
+    parse_query_json,
+)
+from kartoteka.presentation.http.uploads import read_upload
+
+router = APIRouter(prefix="/api", tags=["gallery"])
+
+Endpoint = Callable[..., Any]
+
+
+def route(method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
+    """Register ``path`` and its trailing-slash twin (the UI calls both spellings)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(path, endpoint, methods=[method], **kwargs)
+        router.add_api_route(path + "/", endpoint, methods=[method], include_in_schema=False, **kwargs)
+        return endpoint
+
+    return register
+
+
+def image_json(image: GalleryImage, model: str = "", score: float | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(image.id),
+        "user_visible_name": image.name,
+        "created_at": image.created_at.isoformat(),
+        "modified_at": image.modified_at.isoformat(),
+        "model_name": model,
+        "directory": image.directory,
+        "path": image.path,
+        "source": image.source.value,
+        "size": image.size,
+        "width": image.width,
+        "height": image.height,
+        "task_id": str(image.task_id) if image.task_id else None,
+        "error": image.error,
+    }
+    if score is not None:
+        body["score"] = round(score, 6)
+    return body
+
+
+def page_json(page: ImagePage, model: str = "") -> dict[str, Any]:
+    name = page.model.key if page.model else model
+    return {"images": [image_json(h.image, name, h.score) for h in page.hits], "total": page.total}
+
+
+def bad_query(exc: QueryError) -> JSONResponse:
+    return JSONResponse({"error": str(exc), "detail": {"field": exc.field}}, status_code=422)
+
+
+@route("GET", "/images")
+@inject
+async def list_images(request: Request, reader: FromDishka[GalleryReader], models: FromDishka[ModelRegistry]) -> Any:
+    """Filters: page, items_per_page, order_by, direction, name_contains, created/modified min/max, directory."""
+    values = dict(request.query_params)
+    try:
+        where, page, (order, descending) = parse_filter(values), parse_page(values), parse_order(values)
+    except QueryError as exc:
+        return bad_query(exc)
+    searchable = await models.searchable()
+    return page_json(await reader.listing(where, order, descending, page), searchable.model.key if searchable else "")
+
+
+def _options(values: dict[str, Any], top_k: Any, min_score: Any) -> SearchOptions:
+    page = parse_page(values)
+    return SearchOptions(
+        where=parse_filter(values),
+        top_k=parse_int("top_k", top_k, page.items_per_page, 1, MAX_TOP_K),
+        page=page,
+        min_score=parse_min_score(min_score),
+    )
+
+
+@route("POST", "/images/similarity-search")
+@inject
+async def similarity_search(
+    search: FromDishka[SearchByExample],
+    limits: FromDishka[GalleryLimits],
+    image: Annotated[UploadFile, File(description="A drawn sketch (PNG, transparent or white) or a photo.")],
+    top_k: Annotated[str | None, Form()] = None,
+    query_json: Annotated[str | None, Form()] = None,
+    min_score: Annotated[str | None, Form()] = None,
+    kind: Annotated[ImageKind, Form(description="sketch (what the web UI draws) or photo")] = ImageKind.SKETCH,
+) -> Any:
+    upload = await read_upload(image, limits.max_upload_bytes)
+    try:
+        options = _options(parse_query_json(query_json), top_k, min_score)
+    except QueryError as exc:
+        return bad_query(exc)
+    if not upload.data:
+        return JSONResponse({"error": "the query image is empty", "detail": None}, status_code=400)
+    return page_json(await search(upload.data, kind, options))
+
+
+@route("POST", "/images/search-by-image")
+@inject
+async def search_by_image(search: FromDishka[SearchByImage], body: Annotated[dict[str, Any], Body()]) -> Any:
+    try:
+        image_id = UUID(str(body.get("image_id")))
+    except ValueError:
+        return JSONResponse({"error": "image_id must be a UUID", "detail": {"field": "image_id"}}, status_code=422)
+    try:
+        query = body.get("query") or {}
+        if not isinstance(query, dict):
+            raise QueryError("query", "must be an object")
+        options = _options(query, body.get("top_k"), body.get("min_score"))
+    except QueryError as exc:
+        return bad_query(exc)
+    return page_json(await search(image_id, options))
+
+
+@route("POST", "/images/search-by-text")
+@inject
+async def search_by_text(search: FromDishka[SearchByText], body: Annotated[dict[str, Any], Body()]) -> Any:
+    """Added: a text query, for models with a text tower (CLIP)."""
+    text = str(body.get("text") or "").strip()
+    if not text:
+        return JSONResponse({"error": "text is required", "detail": {"field": "text"}}, status_code=422)
+    try:
+        query = body.get("query") or {}
+        if not isinstance(query, dict):
+            raise QueryError("query", "must be an object")
+        options = _options(query, body.get("top_k"), body.get("min_score"))
+    except QueryError as exc:
+        return bad_query(exc)
+    return page_json(await search(text, options))
+
+
+@route("GET", "/images/near-duplicates")
+@inject
+async def near_duplicates(
+    find: FromDishka[FindNearDuplicates],
+    threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.95,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """Added: groups of images at least ``threshold`` similar (cosine) to each other."""
+    groups = await find(threshold, limit)
+    return {"groups": [[str(i) for i in group] for group in groups], "threshold": threshold}
+
+
+@route("GET", "/images/index")
+@inject
+async def index_state(models: FromDishka[ModelRegistry]) -> Any:
+    """Added: which model searches use, and how far the newest one has got."""
+    searchable = await models.searchable()
+    body: dict[str, Any] = {"searchable": None}
+    if searchable is not None:
+        progress = await models.progress(searchable.model)
+        body["searchable"] = {
+            "model": searchable.model.key,
+            "version": searchable.model.version,
+            "dimension": searchable.dimension,
+            "supports_text": searchable.supports_text,
+            "embedded": progress.embedded,
+            "failed": progress.failed,
+            "pending": progress.pending,
+        }
+    return body
+
+
+@route("POST", "/images")
+@inject
+async def add_image(
+    upload_image: FromDishka[UploadImage],
+    limits: FromDishka[GalleryLimits],
+    image: Annotated[UploadFile | None, File()] = None,
+    directory: Annotated[str | None, Form()] = None,
+) -> Any:
+    if image is None or not image.filename:
+        return JSONResponse(
+            {"error": "Filename is required.", "status": "error", "message": "Filename is required."},
+            status_code=400,
+        )
+    upload = await read_upload(image, limits.max_upload_bytes)
+    if not upload.data:
+        return JSONResponse({"error": "Empty file.", "status": "error", "message": "Empty file."}, status_code=400)
+    stored = await upload_image(upload.filename, upload.data, directory)
+    return {"status": "success", "image": image_json(stored)}
+
+
+@route("DELETE", "/images/{image_id}")
+@inject
+async def delete_image(image_id: UUID, delete: FromDishka[DeleteImage]) -> Any:
+    deleted = await delete(image_id)
+    return {"status": "success", "id": str(deleted.id)}
+
+
+def _etag(*parts: object) -> str:
+    return '"' + hashlib.sha1("|".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()[:20] + '"'
+
+
+def _cached(request: Request, data: bytes, media_type: str, etag: str) -> Response:
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+@route("GET", "/images/{image_id}/thumbnail")
+@inject
+async def thumbnail(
+    image_id: UUID,
+    request: Request,
+    reader: FromDishka[GalleryReader],
+    storage: FromDishka[ObjectStorage],
+    files: FromDishka[ImageBytes],
+    maker: FromDishka[ThumbnailMaker],
+) -> Response:
+    """Made by the worker that embedded the image; until then made here, on the fly, and not kept."""
+    image = await reader.get(image_id)
+    etag = _etag(image.id, image.content_hash, image.thumbnail_key)
+    if image.thumbnail_key is not None:
+        try:
+            stored = await storage.get(image.thumbnail_key)
+            return _cached(request, stored.data, stored.content_type, etag)
+        except ObjectNotFoundError:
+            pass
+    try:
+        made = await maker.make(await files.read(image))
+    except UnreadableImageError as exc:
+        return JSONResponse({"error": f"no thumbnail: {exc}", "detail": {"id": str(image_id)}}, status_code=422)
+    return Response(made.data, media_type=made.media_type, headers={"Cache-Control": "no-store"})
+
+
+@route("GET", "/images/{image_id}/view")
+@inject
+async def view(
+    image_id: UUID, request: Request, reader: FromDishka[GalleryReader], files: FromDishka[ImageBytes]
+) -> Response:
+    """The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``)."""
+    image = await reader.get(image_id)
+    data = await files.read(image)
+    return _cached(request, data, image.media_type or _sniff(data), _etag(image.id, image.content_hash))
+
+
+def _sniff(data: bytes) -> str:
+    signatures = {
+        b"\xff\xd8\xff": "image/jpeg",
+        b"\x89PNG": "image/png",
+        b"GIF8": "image/gif",
+        b"BM": "image/bmp",
+        b"II*\x00": "image/tiff",
+        b"MM\x00*": "image/tiff",
+    }
+    for signature, media_type in signatures.items():
+        if data.startswith(signature):
+            return media_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def _node_json(node: DirectoryNode) -> dict[str, Any]:
+    return {
+        "path": node.path,
+        "parent": node.parent,
+        "created_at": node.created_at.isoformat(),
+        "modified_at": node.modified_at.isoformat(),
+        "children": [_node_json(c) for c in node.children],
+    }
+
+
+@router.get("/fs/watched-directories", tags=["gallery"])
+@router.get("/fs/watched-directories/", include_in_schema=False)
+@inject
+async def watched_directories(reader: FromDishka[GalleryReader]) -> Any:
+    """The folder tree: the top is ``.``; children's paths are what the ``directory`` filter takes."""
+    return _node_json(await reader.tree())
