@@ -69,7 +69,7 @@ class EmbedderRegistry:
     def chosen(self) -> str:
         return self._settings.chosen_embedder
 
-    def keys(self) -> list[str]:
+    def known_keys(self) -> list[str]:
         return list(self._settings.embedders)
 
     def entry(self, key: str) -> EmbedderEntry:
