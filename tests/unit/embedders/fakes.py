@@ -67,7 +67,8 @@ class NoDimensionEmbedder:
     def embed(self, images: NDArray[np.float32]) -> NDArray[np.float64]:
         assert images.ndim == 4
         assert images.shape[3] == 3
-        return np.asarray(images, dtype=np.float64).mean(axis=(1, 2)) + 1.0
+        means: NDArray[np.float64] = np.asarray(images, dtype=np.float64).mean(axis=(1, 2))
+        return means + 1.0
 
 
 class NotAnEmbedder:
