@@ -245,3 +245,30 @@ def test_strings_naming_directories_are_not_hashed(tmp_path: Path) -> None:
     before = registry(tmp_path, {"k": entry}).version_of("k")
     (folder / "new.bin").write_bytes(b"x")
     assert registry(tmp_path, {"k": entry}).version_of("k") == before
+
+
+def test_load_errors_survive_pickling(tmp_path: Path) -> None:
+    import pickle
+
+    error = EmbedderLoadError("k", "weights missing")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.key, copy.cause) == (str(error), "k", "weights missing")
+
+
+def test_a_version_imports_no_model_library() -> None:
+    """The api process may name the active vector space without importing torch."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from kartoteka.infrastructure.config.embedders import EmbedderRegistrySettings\n"
+        "from kartoteka.infrastructure.ml.embedders.digests import WeightDigests\n"
+        "from kartoteka.infrastructure.ml.embedders.registry import EmbedderRegistry\n"
+        "settings = EmbedderRegistrySettings()\n"
+        "print(EmbedderRegistry(settings, digests=WeightDigests(None)).version_of())\n"
+        "print(sorted(m for m in ('torch', 'timm', 'open_clip') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    version, imported = result.stdout.splitlines()
+    assert len(version) == 16
+    assert imported == "[]"

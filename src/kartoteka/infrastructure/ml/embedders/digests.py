@@ -9,6 +9,7 @@ for, and recomputed only when either changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -72,11 +73,17 @@ class WeightDigests:
     def _write(self) -> None:
         if self._cache_file is None:
             return
+        tmp: str | None = None
         try:
             self._cache_file.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self._cache_file.parent, prefix=".digests-", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(self._entries, handle, indent=0, sort_keys=True)
             os.replace(tmp, self._cache_file)
+            tmp = None
         except OSError as exc:
             log.warning("cannot write weight digest cache %s: %s", self._cache_file, exc)
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

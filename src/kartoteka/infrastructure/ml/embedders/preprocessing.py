@@ -24,6 +24,9 @@ from kartoteka.infrastructure.ml.images import decode_card
 
 Triple = tuple[float, float, float]
 
+# Part of every model version: bump it when a change here alters what any model sees.
+TRANSFORM_VERSION = 1
+
 IMAGENET_MEAN: Triple = (0.485, 0.456, 0.406)
 IMAGENET_STD: Triple = (0.229, 0.224, 0.225)
 HALF: Triple = (0.5, 0.5, 0.5)

@@ -27,6 +27,7 @@ from typing import Any
 from kartoteka.domain.recognition.errors import ModelUnavailableError
 from kartoteka.infrastructure.config.embedders import EmbedderEntry, EmbedderRegistrySettings
 from kartoteka.infrastructure.ml.embedders.digests import WeightDigests
+from kartoteka.infrastructure.ml.embedders.preprocessing import TRANSFORM_VERSION
 from kartoteka.infrastructure.ml.runtime import Device
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ class EmbedderLoadError(ModelUnavailableError):
         super().__init__(f"embedder {key!r}: {cause}")
         self.key = key
         self.cause = cause
+
+    def __reduce__(self) -> tuple[type[EmbedderLoadError], tuple[str, str]]:
+        return type(self), (self.key, self.cause)
 
 
 class EmbedderRegistry:
@@ -127,8 +131,10 @@ class EmbedderRegistry:
         file the entry names (a string argument that is an existing file, and
         whatever the class's ``weight_files`` reports), and the
         class's own ``version`` attribute, which an embedder bumps when its
-        preprocessing or forward pass changes. Weight files count by content
-        only, so moving a checkpoint does not re-embed the gallery.
+        preprocessing or forward pass changes (code is not hashed: a user
+        embedder file that changes what it computes must bump it too), and the
+        shared image transform's version. Weight files count by content only,
+        so moving a checkpoint does not re-embed the gallery.
         """
         key = self.chosen if key is None else key
         entry = self.entry(key)
@@ -145,6 +151,7 @@ class EmbedderRegistry:
                 "kwargs": {k: self._fingerprint(v) for k, v in sorted(entry.kwargs.items())},
                 "weights": sorted({self._digest_of_path(p) for p in declared}),
                 "class_version": _class_version(cls),
+                "transform": TRANSFORM_VERSION,
             }
         except OSError as exc:
             raise EmbedderLoadError(key, f"cannot read model weights: {exc}") from exc
