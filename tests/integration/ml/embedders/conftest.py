@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 CPU = Device("cpu")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _two_torch_threads_at_most() -> Iterator[None]:
     """Other test runs share this machine's cores; the real-weights tests stay within two threads."""
     import torch
