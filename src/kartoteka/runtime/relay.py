@@ -7,11 +7,12 @@ import asyncio
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
+from kartoteka.application.gallery.messages import EMBED_JOBS, GALLERY_EVENTS
 from kartoteka.application.ports.messaging import MessagePublisher
 from kartoteka.application.recognition.messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import create_engine
-from kartoteka.infrastructure.messaging.jobs import TaskiqJobPublisher, make_broker
+from kartoteka.infrastructure.messaging.jobs import ROUTES, TaskiqJobPublisher, job_brokers
 from kartoteka.infrastructure.messaging.rabbit_publisher import RabbitIntegrationPublisher
 from kartoteka.infrastructure.messaging.redis_publisher import RedisChannelPublisher
 from kartoteka.infrastructure.messaging.relay import OutboxRelay
@@ -25,12 +26,15 @@ def listen_dsn(database_url: str) -> str:
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     engine = create_engine(settings.database)
     redis = Redis.from_url(settings.redis.url)
-    broker = make_broker(settings.broker, settings.redis.url)
-    await broker.startup()
+    brokers = job_brokers(settings.broker, settings.redis.url)
+    for broker in set(brokers.values()):
+        await broker.startup()
     channels = RedisChannelPublisher(redis)
     integration: MessagePublisher = RabbitIntegrationPublisher(settings.broker.url) if settings.broker.url else channels
     publishers: dict[str, MessagePublisher] = {
-        JOBS: TaskiqJobPublisher(broker),
+        JOBS: TaskiqJobPublisher(brokers, ROUTES[JOBS]),
+        EMBED_JOBS: TaskiqJobPublisher(brokers, ROUTES[EMBED_JOBS]),
+        GALLERY_EVENTS: channels,
         STATUS: channels,
         CANCELLATIONS: channels,
         INTEGRATION: integration,
@@ -40,6 +44,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         if isinstance(integration, RabbitIntegrationPublisher):
             await integration.close()
-        await broker.shutdown()
+        for broker in set(brokers.values()):
+            await broker.shutdown()
         await redis.aclose()
         await engine.dispose()

@@ -248,3 +248,11 @@ class ThumbnailMaker(Protocol):
     async def make(self, data: bytes) -> Thumbnail:
         """Raises UnreadableImageError for bytes that are not a decodable image."""
         ...
+
+
+class QueryInbox(Protocol):
+    """Where the api leaves a query image for the worker that embeds it (too big for a job message)."""
+
+    async def take(self, key: str) -> bytes | None:
+        """The bytes left under ``key``, removed; None when they expired or were taken."""
+        ...

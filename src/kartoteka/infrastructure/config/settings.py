@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kartoteka.infrastructure.config.embedders import EmbedderRegistrySettings
 from kartoteka.infrastructure.config.s3 import S3Settings
 
 ENV_PREFIX = "KARTOTEKA__"
@@ -176,6 +177,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     recognition: RecognitionSettings = RecognitionSettings()
     inference: InferenceSettings = InferenceSettings()
+    embedding: EmbedderRegistrySettings = EmbedderRegistrySettings()
 
     @classmethod
     def settings_customise_sources(
@@ -243,5 +245,5 @@ def iter_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) 
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             found.extend(iter_variables(annotation, variable + ENV_DELIMITER))
         else:
-            found.append((variable, field.default, field.description or ""))
+            found.append((variable, field.get_default(call_default_factory=True), field.description or ""))
     return found

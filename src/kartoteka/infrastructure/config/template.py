@@ -6,7 +6,10 @@ after adding a setting; a test fails while the file is out of date.
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import json
+
+from pydantic import BaseModel, SecretStr
+from pydantic_core import to_jsonable_python
 
 from kartoteka.infrastructure.config.settings import CONFIG_PATH_VARIABLE, ENV_DELIMITER, iter_variables
 
@@ -39,6 +42,8 @@ def _show(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, dict | list | tuple | BaseModel):
+        return json.dumps(to_jsonable_python(value), ensure_ascii=False)  # how pydantic-settings reads them
     return str(value)
 
 
