@@ -220,6 +220,14 @@ def test_hash_is_sha256_of_the_bytes_across_chunks(tmp_path: Path) -> None:
     assert hash_file(empty) == hashlib.sha256(b"").hexdigest()
 
 
+def test_hash_files_reuses_its_buffer_correctly_across_sizes(tmp_path: Path) -> None:
+    contents = {"small.jpg": b"s", "big.jpg": os.urandom(3 * 1024 * 1024 + 1), "empty.jpg": b"", "mid.jpg": b"m" * 5000}
+    for name, data in contents.items():
+        write(tmp_path / name, data)
+    order = ["small.jpg", "big.jpg", "empty.jpg", "mid.jpg", "small.jpg"]
+    assert hash_files(tmp_path, order) == {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+
+
 def test_hash_files_leaves_out_what_cannot_be_read(tmp_path: Path) -> None:
     write(tmp_path / "a/x.jpg", b"x")
     hashes = hash_files(tmp_path, ["a/x.jpg", "vanished.jpg"])

@@ -77,19 +77,13 @@ async def scan_root_async(
 
 
 def hash_file(path: Path | str, chunk_size: int = HASH_CHUNK_SIZE) -> str:
-    """SHA-256 of the file's bytes, hex, read in 1 MiB chunks into one reused buffer.
+    """SHA-256 of the file's bytes, hex, read in chunks of up to 1 MiB.
 
     The bytes, not decoded pixels: it needs no image library, costs a sequential read, and is what a
     copy or a move preserves. (Two encodings of the same picture hash differently; the index treats
     them as two images, which they are on disk.) Raises ``OSError`` when the file cannot be read.
     """
-    digest = hashlib.sha256()
-    buffer = bytearray(chunk_size)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as stream:
-        while count := stream.readinto(buffer):
-            digest.update(view[:count])
-    return digest.hexdigest()
+    return _Hasher(chunk_size).hash(path)
 
 
 async def hash_file_async(path: Path | str, chunk_size: int = HASH_CHUNK_SIZE) -> str:
@@ -105,10 +99,11 @@ def hash_files(root: Path | str, paths: Iterable[str]) -> dict[str, str]:
     the hash is simply retried by the next reconciliation.
     """
     base = Path(root)
+    hasher = _Hasher(HASH_CHUNK_SIZE)
     hashes: dict[str, str] = {}
     for path in paths:
         try:
-            hashes[path] = hash_file(base / path)
+            hashes[path] = hasher.hash(base / path)
         except OSError as exc:
             log.warning("cannot hash %s in %s: %s", path, base, exc)
     return hashes
@@ -117,6 +112,32 @@ def hash_files(root: Path | str, paths: Iterable[str]) -> dict[str, str]:
 async def hash_files_async(root: Path | str, paths: Iterable[str]) -> dict[str, str]:
     """:func:`hash_files` in a worker thread."""
     return await asyncio.to_thread(hash_files, root, list(paths))
+
+
+class _Hasher:
+    """Streams files through SHA-256 with one read buffer, grown on demand and reused across files.
+
+    A fresh 1 MiB buffer per file would cost more than hashing a 2 KiB image; one buffer, sized by
+    the largest file seen (at most ``chunk_size``), makes hashing many small files cheap.
+    """
+
+    def __init__(self, chunk_size: int) -> None:
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        self._chunk_size = chunk_size
+        self._buffer = bytearray(0)
+
+    def hash(self, path: Path | str) -> str:
+        digest = hashlib.sha256()
+        with open(path, "rb", buffering=0) as stream:
+            # One byte more than the size, so a file read whole also sees its end in the same call.
+            wanted = min(self._chunk_size, os.fstat(stream.fileno()).st_size + 1)
+            if len(self._buffer) < wanted:
+                self._buffer = bytearray(wanted)
+            view = memoryview(self._buffer)[: max(wanted, 1)]
+            while count := stream.readinto(view):
+                digest.update(view[:count])
+        return digest.hexdigest()
 
 
 class _Walk:
