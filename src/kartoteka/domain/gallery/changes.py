@@ -20,6 +20,14 @@ to the root (POSIX, no ``./``; the root itself is ``"."``):
 Within one batch the events come in an order that can be applied one by one to an index with one
 row per path: directories created, directories moved, files deleted, files moved, files modified,
 files created, directories deleted. A move never targets a path the index still has.
+
+The events are differences from the watcher's own picture of the tree (its first scan, then what it
+reported), not from the index. The two agree once the index has been reconciled with that first
+scan, but an index should still apply events as facts about the present, idempotently: a
+:class:`FileCreated` or :class:`FileModified` for a path it has means "compare and update", a
+:class:`FileDeleted` for a path it lacks is nothing to do, and a :class:`FileMoved` whose old path it
+lacks is a creation at the new path. (A watcher that started while its root was missing has an empty
+picture, so when the root appears it reports every file as created.)
 """
 
 from __future__ import annotations
