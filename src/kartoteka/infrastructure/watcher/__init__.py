@@ -1,0 +1,1 @@
+"""The directory side of the gallery index: scanning a root, hashing files, watching for changes."""
