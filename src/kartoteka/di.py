@@ -15,6 +15,20 @@ from PIL import Image
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kartoteka.application.gallery.answer_query import AnswerQuery
+from kartoteka.application.gallery.indexing import IndexImages, PrepareModel
+from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
+from kartoteka.application.gallery.search import FindNearDuplicates, SearchByExample, SearchByImage, SearchByText
+from kartoteka.application.ports.embedding import ImageEncoder
+from kartoteka.application.ports.gallery import (
+    GalleryReader,
+    GalleryUnitOfWork,
+    ImageBytes,
+    ModelRegistry,
+    QueryEncoder,
+    ThumbnailMaker,
+    VectorIndex,
+)
 from kartoteka.application.ports.health import DependencyCheck
 from kartoteka.application.ports.live import CancellationProbe, ProgressFeed
 from kartoteka.application.ports.storage import ObjectStorage
@@ -30,23 +44,34 @@ from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.cancellation import SqlCancellationProbe
 from kartoteka.infrastructure.db.engine import create_engine
+from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
+from kartoteka.infrastructure.db.gallery.reader import PgVectorIndex, SqlGalleryReader
+from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork
 from kartoteka.infrastructure.db.progress_store import SqlProgressStore
 from kartoteka.infrastructure.db.task_reader import SqlTaskReader
 from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
-from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
-from kartoteka.infrastructure.messaging.live_events import RedisLiveEventSource
+from kartoteka.infrastructure.imaging.gallery_files import GalleryFiles
+from kartoteka.infrastructure.imaging.inspector import GALLERY_ACCEPTED, PillowImageInspector
+from kartoteka.infrastructure.imaging.thumbnails import PillowThumbnailMaker
+from kartoteka.infrastructure.messaging.jobs import make_broker
+from kartoteka.infrastructure.messaging.live_events import RedisGalleryEventSource, RedisLiveEventSource
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
+from kartoteka.infrastructure.messaging.queries import RedisQueryInbox, TaskiqQueryEncoder
+from kartoteka.infrastructure.ml.embedders.encoder import load_image_encoder
+from kartoteka.infrastructure.ml.embedders.registry import EmbedderRegistry
 from kartoteka.infrastructure.ml.images import PillowCardImageLoader
 from kartoteka.infrastructure.ml.runtime import Device, resolve_device
 from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
+from kartoteka.presentation.http.gallery_events import GalleryEventHub
 from kartoteka.presentation.http.live import LiveHub
 from kartoteka.presentation.http.memory import MemoryReleaser
 
 CardRecognition = RecognizeCard[Image.Image]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+GalleryUnitOfWorkFactory = Callable[[], GalleryUnitOfWork]
 
 
 class RecognitionPipelineProvider(Provider):
@@ -155,6 +180,71 @@ class WorkerProvider(Provider):
         return ProcessCard(uow, storage, recognize, feed, probe, utc_now, store=SqlProgressStore(engine))
 
 
+class GalleryProvider(Provider):
+    """The gallery's store, search and files: shared by the api, the embedding worker and the watcher."""
+
+    scope = Scope.APP
+
+    @provide
+    def gallery_unit_of_work(self, engine: AsyncEngine) -> GalleryUnitOfWorkFactory:
+        return lambda: SqlGalleryUnitOfWork(engine)
+
+    @provide
+    def model_registry(self, engine: AsyncEngine) -> ModelRegistry:
+        return SqlModelRegistry(engine)
+
+    @provide
+    def gallery_reader(self, engine: AsyncEngine) -> GalleryReader:
+        return SqlGalleryReader(engine)
+
+    @provide
+    def vector_index(self, engine: AsyncEngine) -> VectorIndex:
+        return PgVectorIndex(engine)
+
+    @provide
+    def image_bytes(self, settings: Settings, storage: ObjectStorage) -> ImageBytes:
+        return GalleryFiles({root.display_name: root.path for root in settings.gallery.roots}, storage)
+
+    @provide
+    def thumbnails(self, settings: Settings) -> ThumbnailMaker:
+        return PillowThumbnailMaker(settings.gallery.thumbnail_size, settings.embedding.max_pixels)
+
+
+class EmbeddingProvider(Provider):
+    """The embedding worker: the chosen encoder (loaded when first asked for) and its use cases."""
+
+    scope = Scope.APP
+
+    @provide
+    async def encoder(self, settings: Settings) -> AsyncIterator[ImageEncoder]:
+        registry = EmbedderRegistry(settings.embedding, device=resolve_device(settings.inference))
+        encoder = await load_image_encoder(registry)
+        yield encoder
+        encoder.close()
+
+    @provide
+    def index_images(
+        self,
+        uow: GalleryUnitOfWorkFactory,
+        encoder: ImageEncoder,
+        files: ImageBytes,
+        thumbnails: ThumbnailMaker,
+        storage: ObjectStorage,
+        models: ModelRegistry,
+    ) -> IndexImages:
+        return IndexImages(uow, encoder, files, thumbnails, storage, models)
+
+    @provide
+    def prepare_model(
+        self, settings: Settings, uow: GalleryUnitOfWorkFactory, encoder: ImageEncoder, models: ModelRegistry
+    ) -> PrepareModel:
+        return PrepareModel(uow, encoder, models, settings.embedding.batch_size)
+
+    @provide
+    def answer_query(self, encoder: ImageEncoder, redis: Redis) -> AnswerQuery:
+        return AnswerQuery(encoder, RedisQueryInbox(redis))
+
+
 class ApiProvider(Provider):
     """Use cases the HTTP api serves; no model library is reachable from here."""
 
@@ -193,6 +283,53 @@ class ApiProvider(Provider):
         return SqlTaskReader(engine)
 
     @provide
+    def gallery_limits(self, settings: Settings) -> GalleryLimits:
+        return GalleryLimits(max_upload_bytes=settings.api.max_upload_bytes, max_pixels=settings.embedding.max_pixels)
+
+    @provide
+    def upload_image(self, uow: GalleryUnitOfWorkFactory, storage: ObjectStorage, limits: GalleryLimits) -> UploadImage:
+        return UploadImage(uow, storage, PillowImageInspector(GALLERY_ACCEPTED), limits, utc_now, uuid4)
+
+    @provide
+    def delete_image(self, uow: GalleryUnitOfWorkFactory, storage: ObjectStorage) -> DeleteImage:
+        return DeleteImage(uow, storage)
+
+    @provide
+    async def query_encoder(self, settings: Settings, redis: Redis) -> AsyncIterator[QueryEncoder]:
+        broker = make_broker(settings.broker, settings.redis.url, ("embedding",), results=True)
+        encoder = TaskiqQueryEncoder(broker, redis, settings.embedding.query_timeout_s)
+        yield encoder
+        await encoder.close()
+
+    @provide
+    def search_by_example(
+        self, models: ModelRegistry, index: VectorIndex, encoder: QueryEncoder, reader: GalleryReader
+    ) -> SearchByExample:
+        return SearchByExample(models, index, encoder, reader)
+
+    @provide
+    def search_by_image(
+        self, models: ModelRegistry, index: VectorIndex, encoder: QueryEncoder, reader: GalleryReader
+    ) -> SearchByImage:
+        return SearchByImage(models, index, encoder, reader)
+
+    @provide
+    def search_by_text(
+        self, models: ModelRegistry, index: VectorIndex, encoder: QueryEncoder, reader: GalleryReader
+    ) -> SearchByText:
+        return SearchByText(models, index, encoder, reader)
+
+    @provide
+    def near_duplicates(self, models: ModelRegistry, index: VectorIndex) -> FindNearDuplicates:
+        return FindNearDuplicates(models, index)
+
+    @provide
+    async def gallery_events(self, redis: Redis) -> AsyncIterator[GalleryEventHub]:
+        hub = GalleryEventHub(RedisGalleryEventSource(redis))
+        yield hub
+        await hub.stop()
+
+    @provide
     def memory_releaser(self) -> MemoryReleaser:
         return MemoryReleaser()
 
@@ -215,7 +352,9 @@ class ApiProvider(Provider):
 def api_container(settings: Settings) -> AsyncContainer:
     from dishka.integrations.fastapi import FastapiProvider
 
-    return make_async_container(ServicesProvider(), ApiProvider(), FastapiProvider(), context={Settings: settings})
+    return make_async_container(
+        ServicesProvider(), GalleryProvider(), ApiProvider(), FastapiProvider(), context={Settings: settings}
+    )
 
 
 def recognition_container(settings: Settings) -> AsyncContainer:
@@ -229,6 +368,8 @@ def worker_container(settings: Settings) -> AsyncContainer:
         RecognitionPipelineProvider(),
         ServicesProvider(),
         WorkerProvider(),
+        GalleryProvider(),
+        EmbeddingProvider(),
         TaskiqProvider(),
         context={Settings: settings},
     )

@@ -1,9 +1,12 @@
-"""``kartoteka worker``: consume recognition jobs until told to stop.
+"""``kartoteka worker``: consume jobs of the given queues until told to stop.
 
 Models load before the first message is taken, so a missing model stops the
 worker at start-up. Messages are acknowledged only after the job has run
 (its outcome committed), so a worker killed mid-job leaves its message to be
-redelivered to another.
+redelivered to another. Each queue has a broker of its own, which is how
+TaskIQ's Redis list broker (one list per broker) serves several queues too.
+An embedding worker first makes sure the gallery has, or is building, the
+vectors of the model it loaded.
 """
 
 from __future__ import annotations
@@ -13,56 +16,86 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from dishka import AsyncContainer
 from dishka.integrations.taskiq import setup_dishka
+from taskiq import AsyncBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api.receiver import run_receiver_task
 from taskiq.middlewares import SmartRetryMiddleware
 
+from kartoteka.application.gallery.indexing import PrepareModel
+from kartoteka.application.ports.embedding import ImageEncoder
 from kartoteka.application.recognition.process_card import ProcessCard
 from kartoteka.di import CardRecognition, worker_container
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.jobs import make_broker
+from kartoteka.presentation.worker.embedding import register_embedding_tasks
 from kartoteka.presentation.worker.tasks import register_recognition_tasks
 
 log = logging.getLogger(__name__)
 
 
+async def _prepare(container: AsyncContainer, queues: Sequence[str]) -> None:
+    """Models first (a missing model is the error to report), then the servers, now rather than later."""
+    if "recognition" in queues:
+        await container.get(CardRecognition)
+        await container.get(ProcessCard)
+    if "embedding" in queues:
+        encoder = await container.get(ImageEncoder)
+        queued = await (await container.get(PrepareModel))()
+        log.info("embedding with %s/%s; %d images queued for it", encoder.model.key, encoder.model.version, queued)
+
+
+def _broker(settings: Settings, queue: str, container: AsyncContainer) -> AsyncBroker:
+    broker = make_broker(settings.broker, settings.redis.url, (queue,), results=queue == "embedding")
+    broker.add_middlewares(
+        SmartRetryMiddleware(
+            default_retry_count=settings.broker.max_retries + 1,
+            default_delay=1.0,
+            use_delay_exponent=True,
+            max_delay_exponent=30.0,
+            use_jitter=True,
+        )
+    )
+    timeout_s, max_retries = settings.broker.job_timeout_s, settings.broker.max_retries
+    if queue == "recognition":
+        register_recognition_tasks(broker, timeout_s=timeout_s, max_retries=max_retries)
+    else:
+        register_embedding_tasks(broker, timeout_s=timeout_s, max_retries=max_retries)
+    setup_dishka(container, broker)
+    broker.is_worker_process = True
+    return broker
+
+
 async def run_worker(settings: Settings, queues: Sequence[str], stop: asyncio.Event) -> None:
     container = worker_container(settings)
+    brokers: list[AsyncBroker] = []
     try:
-        await container.get(CardRecognition)  # models first: a missing model is the error to report
-        await container.get(ProcessCard)  # then the servers, now rather than on the first job
-        broker = make_broker(settings.broker, settings.redis.url, queues)
-        broker.add_middlewares(
-            SmartRetryMiddleware(
-                default_retry_count=settings.broker.max_retries + 1,
-                default_delay=1.0,
-                use_delay_exponent=True,
-                max_delay_exponent=30.0,
-                use_jitter=True,
+        await _prepare(container, queues)
+        receivers = []
+        for queue in queues:
+            broker = _broker(settings, queue, container)
+            await broker.startup()
+            brokers.append(broker)
+            # Queries are small and someone waits on each: an embedding worker takes a few at once.
+            concurrency = settings.broker.prefetch if queue == "recognition" else max(2, settings.broker.prefetch)
+            receivers.append(
+                asyncio.create_task(
+                    run_receiver_task(
+                        broker, max_async_tasks=concurrency, max_prefetch=0, ack_time=AcknowledgeType.WHEN_EXECUTED
+                    )
+                )
             )
-        )
-        register_recognition_tasks(
-            broker, timeout_s=settings.broker.job_timeout_s, max_retries=settings.broker.max_retries
-        )
-        setup_dishka(container, broker)
-        broker.is_worker_process = True
-        await broker.startup()
-        receiver = asyncio.create_task(
-            run_receiver_task(
-                broker,
-                max_async_tasks=settings.broker.prefetch,
-                max_prefetch=0,
-                ack_time=AcknowledgeType.WHEN_EXECUTED,
-            )
-        )
         log.info("worker consuming %s", ", ".join(queues))
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({receiver, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (receiver, stopper):
+        await asyncio.wait({*receivers, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (*receivers, stopper):
             task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await receiver
-        await broker.shutdown()
+        for task in receivers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     finally:
+        for broker in brokers:
+            with contextlib.suppress(Exception):
+                await broker.shutdown()
         await container.close()

@@ -111,3 +111,25 @@ class GalleryImage:
     def move_to(self, path: str) -> None:
         self.path = path
         self.directory, self.name = split_path(path)
+
+
+@dataclass(frozen=True, slots=True)
+class RootMount:
+    """Where a watched root shows in the gallery: at the top when it is the only one, else in its own folder."""
+
+    name: str
+    folder: str = TOP
+
+    def gallery_path(self, root_path: str) -> str:
+        return root_path if self.folder == TOP else f"{self.folder}/{root_path}"
+
+    def gallery_directory(self, root_directory: str) -> str:
+        if self.folder == TOP:
+            return root_directory
+        return self.folder if root_directory == TOP else f"{self.folder}/{root_directory}"
+
+
+def mounts_for(names: list[str]) -> dict[str, RootMount]:
+    if len(names) == 1:
+        return {names[0]: RootMount(names[0])}
+    return {name: RootMount(name, normalize_directory(name)) for name in names}

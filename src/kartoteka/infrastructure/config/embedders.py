@@ -112,6 +112,9 @@ class EmbedderRegistrySettings(BaseModel):
         "adding to them; only the chosen one is ever imported or loaded.",
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Images per model call.")
+    query_timeout_s: float = Field(
+        20.0, gt=0, description="How long a search waits for an embedding worker to embed its query (then 503)."
+    )
     max_pixels: int = Field(
         100_000_000,
         ge=1,

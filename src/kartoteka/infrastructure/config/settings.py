@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kartoteka.infrastructure.config.embedders import EmbedderRegistrySettings
+from kartoteka.infrastructure.config.gallery import GallerySettings
 from kartoteka.infrastructure.config.s3 import S3Settings
 
 ENV_PREFIX = "KARTOTEKA__"
@@ -178,6 +179,7 @@ class Settings(BaseSettings):
     recognition: RecognitionSettings = RecognitionSettings()
     inference: InferenceSettings = InferenceSettings()
     embedding: EmbedderRegistrySettings = EmbedderRegistrySettings()
+    gallery: GallerySettings = GallerySettings()
 
     @classmethod
     def settings_customise_sources(

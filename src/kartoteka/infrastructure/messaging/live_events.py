@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from kartoteka.application.gallery.messages import GALLERY_EVENTS
 from kartoteka.application.recognition.messages import STATUS
 from kartoteka.infrastructure.messaging.progress_feed import PROGRESS
 from kartoteka.infrastructure.messaging.redis_publisher import channel_for
@@ -51,5 +52,34 @@ class RedisLiveEventSource:
                 await asyncio.sleep(self._retry_delay_s)
             finally:
                 self.subscribed.clear()
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+class RedisGalleryEventSource:
+    """The ``gallery`` channel: file and indexing events for SSE streams and WebSockets."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel_for(GALLERY_EVENTS))
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    try:
+                        event = json.loads(message["data"])
+                    except (ValueError, TypeError):
+                        continue
+                    if isinstance(event, dict) and "event" in event and "data" in event:
+                        yield event
+            except (RedisError, OSError) as exc:
+                log.warning("gallery events: redis subscription lost (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+            finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

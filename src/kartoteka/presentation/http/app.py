@@ -9,7 +9,7 @@ from dishka import AsyncContainer
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import FastAPI
 
-from kartoteka.presentation.http import health, legacy, recognition, ws
+from kartoteka.presentation.http import gallery, gallery_events, health, legacy, recognition, ws
 from kartoteka.presentation.http.errors import install_error_handlers
 
 
@@ -30,5 +30,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.include_router(recognition.router)
     app.include_router(legacy.router)
     app.include_router(ws.router)
+    app.include_router(gallery.router)
+    app.include_router(gallery_events.router)
     setup_dishka(container, app)
     return app

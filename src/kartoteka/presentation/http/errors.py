@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kartoteka.application.gallery.errors import (
+    EncoderUnavailableError,
+    ImageNotEmbeddedError,
+    IndexNotReadyError,
+    QueryNotUsableError,
+    TextSearchUnavailableError,
+)
 from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError
 from kartoteka.application.ports.unit_of_work import (
     ConcurrentUpdateError,
     DatabaseUnavailableError,
     TaskNotFoundError,
 )
-from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
+from kartoteka.application.recognition.errors import RejectionKind, UnsupportedImageError, UploadRejectedError
 from kartoteka.application.recognition.queries import InvalidCursorError
+from kartoteka.domain.gallery.image import (
+    ImageConflictError,
+    ImageNotDeletableError,
+    ImageNotFoundError,
+    InvalidGalleryPathError,
+)
+from kartoteka.domain.recognition.errors import UnreadableImageError
 from kartoteka.domain.recognition.task import IllegalTransitionError
 
 log = logging.getLogger(__name__)
@@ -61,6 +76,35 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidCursorError)
     async def bad_cursor(_: Request, exc: InvalidCursorError) -> JSONResponse:
         return error(400, str(exc), None)
+
+    @app.exception_handler(ImageNotFoundError)
+    async def image_missing(_: Request, exc: ImageNotFoundError) -> JSONResponse:
+        return error(404, f"no image {exc}" if isinstance(exc.args[0] if exc.args else None, UUID) else str(exc), None)
+
+    @app.exception_handler(InvalidGalleryPathError)
+    async def bad_path(_: Request, exc: InvalidGalleryPathError) -> JSONResponse:
+        return error(400, str(exc), None)
+
+    @app.exception_handler(ImageConflictError)
+    @app.exception_handler(ImageNotDeletableError)
+    @app.exception_handler(ImageNotEmbeddedError)
+    async def gallery_conflict(_: Request, exc: Exception) -> JSONResponse:
+        return error(409, str(exc), None)
+
+    @app.exception_handler(QueryNotUsableError)
+    @app.exception_handler(TextSearchUnavailableError)
+    @app.exception_handler(UnreadableImageError)
+    async def unusable(_: Request, exc: Exception) -> JSONResponse:
+        return error(422, str(exc), None)
+
+    @app.exception_handler(UnsupportedImageError)
+    async def unsupported(_: Request, exc: UnsupportedImageError) -> JSONResponse:
+        return error(415, str(exc), None)
+
+    @app.exception_handler(IndexNotReadyError)
+    @app.exception_handler(EncoderUnavailableError)
+    async def not_ready(_: Request, exc: Exception) -> JSONResponse:
+        return error(503, str(exc), None)
 
     @app.exception_handler(DatabaseUnavailableError)
     @app.exception_handler(StorageUnavailableError)
