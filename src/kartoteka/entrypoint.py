@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config=args.config,
             worker=not args.no_worker,
             rabbitmq=not args.no_rabbitmq,
+            watch=tuple(path.absolute() for path in args.watch),
         )
         codes: list[int] = []
 
@@ -85,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kartoteka.runtime.relay import run_relay
 
         return _serve_process(lambda stop: run_relay(settings, stop))
+    if args.command == "watcher":
+        from kartoteka.runtime.watcher import run_watcher
+
+        return _serve_process(lambda stop: run_watcher(settings, stop))
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -28,7 +28,14 @@ from kartoteka.infrastructure.embedded.stack import EmbeddedStack
 
 log = logging.getLogger(__name__)
 
-CHILDREN = ("api", "relay", "worker")
+# name → command line; the recognition and embedding workers are separate processes (separate models).
+CHILDREN: dict[str, tuple[str, ...]] = {
+    "api": ("api",),
+    "relay": ("relay",),
+    "worker": ("worker", "--queues", "recognition"),
+    "embedder": ("worker", "--queues", "embedding"),
+    "watcher": ("watcher",),
+}
 
 # The api holds many short-lived connections. Python's small-object allocator keeps partly used
 # arenas after a crowd of WebSockets has gone, so RSS stays at its high-water mark; with the system
@@ -42,6 +49,7 @@ class ServeOptions:
     config: str | None
     worker: bool = True
     rabbitmq: bool = True
+    watch: tuple[Path, ...] = ()
 
 
 def embedded_needed(settings: Settings) -> bool:
@@ -91,13 +99,21 @@ async def run_serve(settings: Settings, options: ServeOptions, stop: asyncio.Eve
         base = [sys.executable, "-m", "kartoteka.entrypoint"]
         if options.config:
             base += ["--config", options.config]
-        for name in CHILDREN:
-            if name == "worker" and not options.worker:
+        roots = [root.model_dump(mode="json") for root in settings.gallery.roots]
+        roots += [{"path": str(path)} for path in options.watch]
+        if options.watch:
+            env["KARTOTEKA__GALLERY__ROOTS"] = json.dumps(roots)
+        for name, command in CHILDREN.items():
+            if name in {"worker", "embedder"} and not options.worker:
+                continue
+            if name == "watcher" and not roots:
                 continue
             # Popen only forks and execs; nothing here waits on the child.
             child_env = {**env, **API_ENVIRONMENT} if name == "api" else env
-            children[name] = subprocess.Popen([*base, name], env=child_env, start_new_session=True)  # noqa: ASYNC220
+            children[name] = subprocess.Popen([*base, *command], env=child_env, start_new_session=True)  # noqa: ASYNC220
         jobs = "RabbitMQ" if broker is not None or settings.broker.url else "the Redis list broker"
+        if roots:
+            print(f"gallery: indexing and watching {', '.join(str(r['path']) for r in roots)}", flush=True)
         print(
             f"Kartoteka is at http://{settings.api.host}:{settings.api.port} "
             f"(docs at /docs; data in {options.data_dir if stack else 'the configured servers'}; jobs through {jobs}); "

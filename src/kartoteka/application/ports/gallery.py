@@ -256,3 +256,9 @@ class QueryInbox(Protocol):
     async def take(self, key: str) -> bytes | None:
         """The bytes left under ``key``, removed; None when they expired or were taken."""
         ...
+
+
+class FileHasher(Protocol):
+    """Content hashes of files of a watched root; a file that cannot be read is left out."""
+
+    async def hash_many(self, root: str, paths: Sequence[str]) -> dict[str, str]: ...

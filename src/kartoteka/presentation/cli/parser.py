@@ -40,19 +40,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-worker", action="store_true", help="run api and relay only (workers run elsewhere)")
     serve.add_argument(
+        "--watch",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="index and watch DIR as a gallery directory (repeatable; adds to gallery.roots)",
+    )
+    serve.add_argument(
         "--no-rabbitmq",
         action="store_true",
         help="do not start an installed rabbitmq-server; jobs go through the Redis list broker",
     )
     commands.add_parser("api", help="run the HTTP api (FastAPI over uvicorn)")
     commands.add_parser("migrate", help="bring the database schema up to date (alembic upgrade head)")
-    worker = commands.add_parser("worker", help="run a TaskIQ worker for recognition jobs")
+    worker = commands.add_parser("worker", help="run a TaskIQ worker for recognition and/or embedding jobs")
     worker.add_argument(
         "--queues",
         default="recognition",
         help="comma-separated queues to consume (default: recognition)",
     )
     commands.add_parser("relay", help="deliver committed outbox messages to the broker and event channels")
+    commands.add_parser("watcher", help="reconcile and watch the gallery directories (gallery.roots)")
 
     dev = commands.add_parser("dev", help="developer tools")
     dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")

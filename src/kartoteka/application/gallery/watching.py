@@ -1,0 +1,290 @@
+"""ReconcileRoot and ApplyFileChanges: the index follows a watched directory.
+
+Both turn what the filesystem says into rows, vectors to (re)compute and the
+UI's file events, in transactions of bounded size. A file that moved keeps its
+id (and so its vectors); a file whose content changed keeps its id and is
+re-embedded; nothing is deleted on the word of a scan that cannot be trusted
+(the reconciliation plan decides that, see ``domain/gallery/reconciliation``).
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from kartoteka.application.gallery.messages import embed_job, gallery_event
+from kartoteka.application.ports.gallery import FileHasher, GalleryUnitOfWork
+from kartoteka.domain.gallery import changes
+from kartoteka.domain.gallery.events import (
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    GalleryEvent,
+)
+from kartoteka.domain.gallery.image import GalleryImage, ImageSource, RootMount, split_path
+from kartoteka.domain.gallery.reconciliation import (
+    CreatedFile,
+    IndexedFile,
+    ModifiedFile,
+    MovedFile,
+    ReconciliationWarning,
+    TouchedFile,
+    plan_reconciliation,
+)
+from kartoteka.domain.gallery.scan import DirectoryScan
+
+log = logging.getLogger(__name__)
+
+Step = IndexedFile | MovedFile | ModifiedFile | TouchedFile | CreatedFile
+
+Change = (
+    changes.FileCreated
+    | changes.FileModified
+    | changes.FileMoved
+    | changes.FileDeleted
+    | changes.DirectoryCreated
+    | changes.DirectoryMoved
+    | changes.DirectoryDeleted
+    | changes.RootUnavailable
+    | changes.RootAvailable
+)
+
+
+def _time(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def _media_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or ""
+
+
+@dataclass
+class _Writer:
+    """Collects what one transaction does: rows, embedding jobs and UI events."""
+
+    uow: GalleryUnitOfWork
+    batch_size: int
+    to_embed: list[UUID] = field(default_factory=list)
+    events: list[GalleryEvent] = field(default_factory=list)
+
+    def embed(self, image_id: UUID) -> None:
+        self.to_embed.append(image_id)
+
+    def finish(self) -> None:
+        for start in range(0, len(self.to_embed), self.batch_size):
+            self.uow.send(embed_job(self.to_embed[start : start + self.batch_size]))
+        for event in self.events:
+            self.uow.send(gallery_event(event))
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    unchanged: int
+    created: int
+    modified: int
+    moved: int
+    touched: int
+    deleted: int
+    warnings: tuple[ReconciliationWarning, ...]
+
+
+class _RootIndex:
+    def __init__(
+        self,
+        uow: Callable[[], GalleryUnitOfWork],
+        hasher: FileHasher,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], UUID],
+        batch_size: int,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+        self._new_id = new_id
+        self._batch_size = batch_size
+
+    def _new_image(self, mount: RootMount, root_path: str, size: int, mtime_ns: int, digest: str) -> GalleryImage:
+        path = mount.gallery_path(root_path)
+        directory, name = split_path(path)
+        return GalleryImage(
+            id=self._new_id(),
+            source=ImageSource.DIRECTORY,
+            path=path,
+            name=name,
+            directory=directory,
+            size=size,
+            content_hash=digest,
+            created_at=_time(mtime_ns),
+            modified_at=_time(mtime_ns),
+            media_type=_media_type(root_path),
+            root=mount.name,
+            root_path=root_path,
+            mtime_ns=mtime_ns,
+        )
+
+
+class ReconcileRoot(_RootIndex):
+    CHUNK = 500
+
+    async def __call__(
+        self, mount: RootMount, scan: DirectoryScan, *, allow_empty_root_deletion: bool
+    ) -> ReconcileReport:
+        async with self._uow() as uow:
+            rows = await uow.images.in_root(mount.name)
+        by_id = {row.id: row for row in rows}
+        indexed = [
+            IndexedFile(row.id, row.root_path or "", row.size, row.mtime_ns or 0, row.content_hash) for row in rows
+        ]
+        plan = plan_reconciliation(indexed, scan, allow_empty_root_deletion=allow_empty_root_deletion)
+        hashes = await self._hasher.hash_many(mount.name, plan.paths_to_hash) if plan.paths_to_hash else {}
+        result = plan.resolve(hashes)
+        for warning in result.warnings:
+            log.warning("%s: %s", mount.name, warning.message)
+        now = self._clock()
+        # The plan's order: deletions free paths that moves may take; creations come last.
+        steps: list[Step] = [*result.deleted, *result.moved, *result.modified, *result.touched, *result.created]
+        for start in range(0, max(len(steps), 1), self.CHUNK):
+            async with self._uow() as uow:
+                writer = _Writer(uow, self._batch_size)
+                for step in steps[start : start + self.CHUNK]:
+                    await self._step(writer, mount, by_id, step, now)
+                if start == 0:
+                    await uow.images.remember_directories(
+                        [
+                            (mount.gallery_directory(d.path), _time(d.ctime_ns), _time(d.mtime_ns))
+                            for d in scan.directories
+                            if mount.gallery_directory(d.path) != "."
+                        ]
+                    )
+                writer.finish()
+                await uow.commit()
+        return ReconcileReport(
+            unchanged=len(result.unchanged),
+            created=len(result.created),
+            modified=len(result.modified),
+            moved=len(result.moved),
+            touched=len(result.touched),
+            deleted=len(result.deleted),
+            warnings=result.warnings,
+        )
+
+    async def _step(
+        self, w: _Writer, mount: RootMount, by_id: dict[UUID, GalleryImage], step: Step, now: datetime
+    ) -> None:
+        match step:
+            case IndexedFile():
+                await self._delete(w, by_id[step.image_id])
+            case MovedFile():
+                scanned = step.scanned
+                await self._move(w, mount, by_id[step.image_id], scanned.path, scanned.size, scanned.mtime_ns, now)
+            case ModifiedFile():
+                image, scanned = by_id[step.indexed.image_id], step.scanned
+                await self._modify(w, image, scanned.size, scanned.mtime_ns, step.content_hash)
+            case TouchedFile():
+                await self._touch(w, by_id[step.indexed.image_id], step.scanned.size, step.scanned.mtime_ns)
+            case CreatedFile():
+                scanned = step.scanned
+                await self._create(w, mount, scanned.path, scanned.size, scanned.mtime_ns, step.content_hash)
+
+    async def _delete(self, w: _Writer, image: GalleryImage) -> None:
+        await w.uow.images.delete(image.id)
+        w.events.append(FileDeletedEvent(image.path))
+
+    async def _move(
+        self, w: _Writer, mount: RootMount, image: GalleryImage, root_path: str, size: int, mtime_ns: int, now: datetime
+    ) -> None:
+        old = image.path
+        image.root_path = root_path
+        image.move_to(mount.gallery_path(root_path))
+        image.size, image.mtime_ns = size, mtime_ns
+        await w.uow.images.update(image)
+        w.events.append(FileMovedEvent(old, image.path, now))
+
+    async def _modify(self, w: _Writer, image: GalleryImage, size: int, mtime_ns: int, digest: str) -> None:
+        image.size, image.mtime_ns, image.content_hash = size, mtime_ns, digest
+        image.modified_at = _time(mtime_ns)
+        image.thumbnail_key = None
+        await w.uow.images.update(image)
+        await w.uow.vectors.clear(image.id)
+        w.embed(image.id)
+        w.events.append(FileModifiedEvent(image.path, image.modified_at))
+
+    async def _touch(self, w: _Writer, image: GalleryImage, size: int, mtime_ns: int) -> None:
+        image.size, image.mtime_ns = size, mtime_ns
+        await w.uow.images.update(image)
+
+    async def _create(
+        self, w: _Writer, mount: RootMount, root_path: str, size: int, mtime_ns: int, digest: str
+    ) -> None:
+        image = self._new_image(mount, root_path, size, mtime_ns, digest)
+        await w.uow.images.add(image)
+        w.embed(image.id)
+        w.events.append(FileCreatedEvent(image.path, image.created_at))
+
+
+class ApplyFileChanges(ReconcileRoot):
+    """One batch of watcher events, applied in one transaction; safe to apply twice."""
+
+    async def apply(self, mount: RootMount, batch: Sequence[Change]) -> None:
+        paths = [c.path for c in batch if isinstance(c, changes.FileCreated | changes.FileModified)]
+        paths += [c.new_path for c in batch if isinstance(c, changes.FileMoved)]
+        hashes = await self._hasher.hash_many(mount.name, paths) if paths else {}
+        now = self._clock()
+        async with self._uow() as uow:
+            w = _Writer(uow, self._batch_size)
+            for change in batch:
+                await self._one(w, mount, change, hashes, now)
+            w.finish()
+            await uow.commit()
+
+    async def _one(self, w: _Writer, mount: RootMount, change: Change, hashes: dict[str, str], now: datetime) -> None:
+        images = w.uow.images
+        match change:
+            case changes.FileCreated(path, size, mtime_ns) | changes.FileModified(path, size, mtime_ns):
+                digest = hashes.get(path)
+                if digest is None:
+                    return  # vanished or unreadable since: the next event or reconciliation decides
+                existing = await images.by_root_path(mount.name, path)
+                if existing is None:
+                    await self._create(w, mount, path, size, mtime_ns, digest)
+                elif existing.content_hash != digest:
+                    await self._modify(w, existing, size, mtime_ns, digest)
+                else:
+                    await self._touch(w, existing, size, mtime_ns)
+            case changes.FileMoved(old_path, new_path, size, mtime_ns):
+                existing = await images.by_root_path(mount.name, old_path)
+                target = await images.by_root_path(mount.name, new_path)
+                if target is not None and (existing is None or target.id != existing.id):
+                    await self._delete(w, target)  # a file moved over another one replaces it
+                if existing is None:
+                    digest = hashes.get(new_path)
+                    if digest is not None:
+                        await self._create(w, mount, new_path, size, mtime_ns, digest)
+                else:
+                    await self._move(w, mount, existing, new_path, size, mtime_ns, now)
+            case changes.FileDeleted(path):
+                existing = await images.by_root_path(mount.name, path)
+                if existing is not None:
+                    await self._delete(w, existing)
+            case changes.DirectoryCreated(path):
+                await images.remember_directories([(mount.gallery_directory(path), now, now)])
+            case changes.DirectoryMoved(old_path, new_path):
+                for image in await images.under_root_path(mount.name, old_path):
+                    assert image.root_path is not None
+                    moved = new_path + image.root_path[len(old_path) :]
+                    await self._move(w, mount, image, moved, image.size, image.mtime_ns or 0, now)
+                await images.forget_directories(mount.gallery_directory(old_path))
+                await images.remember_directories([(mount.gallery_directory(new_path), now, now)])
+            case changes.DirectoryDeleted(path):
+                for image in await images.under_root_path(mount.name, path):
+                    await self._delete(w, image)
+                await images.forget_directories(mount.gallery_directory(path))
+            case changes.RootUnavailable(reason):
+                log.warning("%s is unavailable (%s); its images stay indexed until it returns", mount.name, reason)
+            case changes.RootAvailable():
+                log.info("%s is available again", mount.name)
