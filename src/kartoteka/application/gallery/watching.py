@@ -259,14 +259,15 @@ class ApplyFileChanges(ReconcileRoot):
             case changes.FileMoved(old_path, new_path, size, mtime_ns):
                 existing = await images.by_root_path(mount.name, old_path)
                 target = await images.by_root_path(mount.name, new_path)
-                if target is not None and (existing is None or target.id != existing.id):
-                    await self._delete(w, target)  # a file moved over another one replaces it
                 if existing is None:
-                    digest = hashes.get(new_path)
-                    if digest is not None:
+                    if target is not None:  # already moved (with its directory, or applied twice)
+                        await self._touch(w, target, size, mtime_ns)
+                    elif (digest := hashes.get(new_path)) is not None:
                         await self._create(w, mount, new_path, size, mtime_ns, digest)
-                else:
-                    await self._move(w, mount, existing, new_path, size, mtime_ns, now)
+                    return
+                if target is not None and target.id != existing.id:
+                    await self._delete(w, target)  # a file moved over another one replaces it
+                await self._move(w, mount, existing, new_path, size, mtime_ns, now)
             case changes.FileDeleted(path):
                 existing = await images.by_root_path(mount.name, path)
                 if existing is not None:
