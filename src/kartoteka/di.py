@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.gallery.answer_query import AnswerQuery
+from kartoteka.application.gallery.cards import SyncCardImage
 from kartoteka.application.gallery.indexing import IndexImages, PrepareModel
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
 from kartoteka.application.gallery.search import FindNearDuplicates, SearchByExample, SearchByImage, SearchByText
@@ -239,6 +240,12 @@ class EmbeddingProvider(Provider):
         self, settings: Settings, uow: GalleryUnitOfWorkFactory, encoder: ImageEncoder, models: ModelRegistry
     ) -> PrepareModel:
         return PrepareModel(uow, encoder, models, settings.embedding.batch_size)
+
+    @provide
+    def sync_card_image(
+        self, tasks: UnitOfWorkFactory, gallery: GalleryUnitOfWorkFactory, storage: ObjectStorage
+    ) -> SyncCardImage:
+        return SyncCardImage(tasks, gallery, storage, utc_now)
 
     @provide
     def answer_query(self, encoder: ImageEncoder, redis: Redis) -> AnswerQuery:

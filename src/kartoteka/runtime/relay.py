@@ -7,7 +7,7 @@ import asyncio
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from kartoteka.application.gallery.messages import EMBED_JOBS, GALLERY_EVENTS
+from kartoteka.application.gallery.messages import CARD_JOBS, EMBED_JOBS, GALLERY_EVENTS
 from kartoteka.application.ports.messaging import MessagePublisher
 from kartoteka.application.recognition.messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS
 from kartoteka.infrastructure.config.settings import Settings
@@ -34,6 +34,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     publishers: dict[str, MessagePublisher] = {
         JOBS: TaskiqJobPublisher(brokers, ROUTES[JOBS]),
         EMBED_JOBS: TaskiqJobPublisher(brokers, ROUTES[EMBED_JOBS]),
+        CARD_JOBS: TaskiqJobPublisher(brokers, ROUTES[CARD_JOBS]),
         GALLERY_EVENTS: channels,
         STATUS: channels,
         CANCELLATIONS: channels,

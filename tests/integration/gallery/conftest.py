@@ -49,7 +49,8 @@ class Gallery:
 
     async def indexed(self, within_s: float = 180) -> None:
         async def done() -> bool:
-            state = (await self.client.get("/api/images/index")).json()["searchable"]
+            response = await self.client.get("/api/images/index")
+            state = response.json().get("searchable") if response.status_code == 200 else None
             return state is not None and state["pending"] == 0
 
         await eventually(done, within_s, "every image to be embedded")
@@ -92,7 +93,8 @@ async def running_gallery(settings: Settings) -> AsyncIterator[Gallery]:
             async def ready() -> bool:
                 if worker.done():
                     worker.result()  # a failed start-up raises here
-                return (await client.get("/api/images/index")).json()["searchable"] is not None
+                response = await client.get("/api/images/index")
+                return response.status_code == 200 and response.json()["searchable"] is not None
 
             await eventually(ready, 120, "the embedding worker to register its model")
             yield gallery

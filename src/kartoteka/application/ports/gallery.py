@@ -39,6 +39,10 @@ class ImageRepository(Protocol):
 
     async def by_root_path(self, root: str, root_path: str) -> GalleryImage | None: ...
 
+    async def of_task(self, task_id: UUID) -> GalleryImage | None:
+        """The card scan of a recognition task, once it joined the gallery."""
+        ...
+
     async def under_root_path(self, root: str, prefix: str) -> list[GalleryImage]:
         """Files of ``root`` inside the folder ``prefix`` (a directory moved or deleted as a whole)."""
         ...

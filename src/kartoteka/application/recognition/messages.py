@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kartoteka.application.gallery.messages import sync_card
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.domain.recognition.events import (
     DomainEvent,
@@ -61,4 +62,6 @@ def messages_for(event: DomainEvent) -> list[OutboundMessage]:
         out.insert(0, OutboundMessage(JOBS, task, {"task_id": task, "attempt": event.attempt}))
     if isinstance(event, TaskCancelRequested | TaskDeleted):
         out.insert(0, OutboundMessage(CANCELLATIONS, task, {"task_id": task, "attempt": event.attempt}))
+    if isinstance(event, TaskCompleted | TaskDeleted):
+        out.append(sync_card(task))  # the scan joins (or leaves) the gallery
     return out

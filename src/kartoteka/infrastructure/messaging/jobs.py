@@ -21,7 +21,7 @@ from taskiq_aio_pika.exchange import Exchange
 from taskiq_aio_pika.queue import Queue, QueueType
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
-from kartoteka.application.gallery.messages import EMBED_JOB, EMBED_JOBS
+from kartoteka.application.gallery.messages import CARD_JOBS, EMBED_JOB, EMBED_JOBS, SYNC_CARD_JOB
 from kartoteka.application.ports.messaging import DestinationUnavailableError, PublishError
 from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.application.recognition.messages import JOBS, RECOGNIZE_JOB
@@ -82,6 +82,7 @@ class JobRoute:
 ROUTES: dict[str, JobRoute] = {
     JOBS: JobRoute(RECOGNIZE_JOB, "recognition", lambda p: (str(p["task_id"]), int(p["attempt"]))),
     EMBED_JOBS: JobRoute(EMBED_JOB, "embedding", lambda p: ([str(i) for i in p["image_ids"]],)),
+    CARD_JOBS: JobRoute(SYNC_CARD_JOB, "embedding", lambda p: (str(p["task_id"]),)),
 }
 
 

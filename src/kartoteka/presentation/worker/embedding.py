@@ -10,8 +10,9 @@ from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker, Context, TaskiqDepends
 
 from kartoteka.application.gallery.answer_query import AnswerQuery
+from kartoteka.application.gallery.cards import SyncCardImage
 from kartoteka.application.gallery.indexing import IndexImages
-from kartoteka.application.gallery.messages import EMBED_JOB, QUERY_JOB
+from kartoteka.application.gallery.messages import EMBED_JOB, QUERY_JOB, SYNC_CARD_JOB
 from kartoteka.application.ports.embedding import EmbeddingModelId, ImageKind
 from kartoteka.presentation.worker.tasks import tries_so_far
 
@@ -35,6 +36,12 @@ def register_embedding_tasks(broker: AsyncBroker, *, timeout_s: float, max_retri
             log.warning("indexing %d images failed on run %d of %d: %s", len(image_ids), run, runs, exc)
             raise
         return {"embedded": report.embedded, "failed": report.failed, "to_index": report.to_index}
+
+    @broker.task(task_name=SYNC_CARD_JOB, timeout=timeout_s, retry_on_error=True, max_retries=runs)
+    @inject(patch_module=True)
+    async def sync_card(task_id: str, sync: FromDishka[SyncCardImage]) -> str | None:
+        image = await sync(UUID(task_id))
+        return None if image is None else str(image.id)
 
     @broker.task(task_name=QUERY_JOB, timeout=60)
     @inject(patch_module=True)

@@ -61,6 +61,13 @@ class SqlImageRepository:
         ).first()
         return None if row is None else image_from_row(row)
 
+    async def of_task(self, task_id: UUID) -> GalleryImage | None:
+        # A card image has its task's id; the link itself is nulled when the task row goes.
+        g = gallery_images
+        card = (g.c.task_id == task_id) | ((g.c.id == task_id) & (g.c.source == "card"))
+        row = (await self._conn.execute(select(g).where(card))).first()
+        return None if row is None else image_from_row(row)
+
     async def under_root_path(self, root: str, prefix: str) -> list[GalleryImage]:
         pattern = prefix.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
         rows = await self._conn.execute(
