@@ -11,7 +11,9 @@ indexed half-written files. Here a notification is only a hint of *where to look
 - The watcher keeps its own picture of the tree — the image files it has reported, with size, mtime
   and (device, inode), and the directories — starting from a scan made *after* the notifications
   were armed, so nothing falls between the scan and the watch.
-- A hinted path is ``stat``-ed; a new directory is scanned. What exists is compared with the picture.
+- A hinted file is ``stat``-ed; a hinted directory is scanned (inode numbers are reused at once, so
+  a directory removed and made anew can look unchanged from outside). What exists is compared with
+  the picture.
 - A file that is new or changed is reported once its size and mtime have stayed the same for
   ``stable_after_ms`` and no notification touched it for ``debounce_ms``: a burst of writes is one
   event, and a file being copied is reported when the copy is done.
@@ -21,13 +23,16 @@ indexed half-written files. Here a notification is only a hint of *where to look
   directory), and a file hard-linked then unlinked. Otherwise it is a :class:`FileDeleted`; a
   directory that disappeared deletes every file the picture had below it. A file renamed *over*
   another image is reported as that target modified (it keeps the target's id) and the source
-  deleted, so that a move never lands on a path the index still has.
-- The root is checked on every pass. If it vanishes, becomes unreadable, or is replaced (another
-  device or inode: an unmount or a remount), :class:`RootUnavailable` is reported, nothing is
-  deleted, and the root is polled until it is back; then the watch is re-armed, the tree is scanned
-  again and the differences are reported as ordinary events after :class:`RootAvailable`. A rescan
-  that finds the root empty when the picture had files counts as "not back yet" (an empty mount
-  point), unless ``allow_empty_root_deletion`` is set.
+  deleted, so that a move never lands on a path the index still has. A directory counts as renamed
+  (:class:`DirectoryMoved`) when its inode reappears elsewhere *and* a file moved with it, or its
+  parent's rename explains it, or both are empty — an inode alone may be a reused number.
+- The root is checked on every pass. If it vanishes or becomes unreadable, :class:`RootUnavailable`
+  is reported, nothing is deleted, and the root is polled until it is back; then the watch is
+  re-armed, the tree is scanned again and the differences are reported as ordinary events after
+  :class:`RootAvailable`. A root replaced under the watcher (another device or inode at its path: an
+  unmount, a remount) is re-armed and rescanned at once. A rescan that finds the root empty when the
+  picture had files counts as unavailable (an empty mount point), unless
+  ``allow_empty_root_deletion`` is set.
 - Nothing inside the watcher ends it silently: an error in a pass is logged and the next pass runs;
   a watch that stops (inotify limits, a vanished root) is started again, by polling if inotify
   cannot be set up.
@@ -661,8 +666,11 @@ class DirectoryWatcher:
 
     def _settle(self, now: float) -> list[GalleryChange]:
         """Decide what can be reported now, update the picture, and return it in applying order."""
-        had_files = {a for p in self._gone for a in _ancestors(p)}
-        had_arrivals = {a for p in self._arrivals if p not in self._files for a in _ancestors(p)}
+        had_files: set[str] = set()
+        had_arrivals: set[str] = set()
+        if self._gone_dirs and self._new_dirs:  # only a directory rename needs them
+            had_files = {a for p in self._gone for a in _ancestors(p)}
+            had_arrivals = {a for p in self._arrivals if p not in self._files for a in _ancestors(p)}
         file_moves = self._pair_files()
         dir_moves = self._pair_directories(file_moves, had_files, had_arrivals)
 
@@ -694,7 +702,7 @@ class DirectoryWatcher:
             elif before != observed:
                 modified.append(FileModified(path, observed.size, observed.mtime_ns))
         deleted_dirs: list[str] = []
-        still_going = {ancestor for p in self._gone for ancestor in _ancestors(p)}
+        still_going = {ancestor for p in self._gone for ancestor in _ancestors(p)} if self._gone_dirs else set()
         for path, since in sorted(self._gone_dirs.items()):
             # A directory that is there again under another inode (removed and made anew) is left to
             # its new self (see _promote); one with vanished files below waits for their deletion.
