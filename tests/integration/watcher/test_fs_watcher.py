@@ -429,6 +429,45 @@ async def test_a_directory_removed_and_made_anew_is_not_deleted_after_its_new_fi
         await rec.close()
 
 
+async def test_a_directory_removed_and_another_made_is_no_move_even_with_a_reused_inode(root: Path) -> None:
+    tree(root / "a", ["x.jpg"])
+    rec = await watch(root)
+    try:
+        shutil.rmtree(root / "a")
+        new = write(root / "b" / "y.jpg", b"other")  # b may well get a's inode number
+        await rec.wait_event(created(new, root))
+        await rec.fence()
+        events = rec.without_fences()
+        assert set(events) == {DirectoryCreated("b"), FileDeleted("a/x.jpg"), created(new, root), DirectoryDeleted("a")}
+        assert len(events) == 4
+        assert events.index(DirectoryCreated("b")) < events.index(created(new, root))
+        assert events.index(FileDeleted("a/x.jpg")) < events.index(DirectoryDeleted("a"))
+    finally:
+        await rec.close()
+
+
+async def test_a_subdirectory_removed_right_after_its_parent_moved_is_deleted_at_its_new_path(root: Path) -> None:
+    files = tree(root / "d", ["keep.jpg", "e/x.jpg"])
+    rec = await watch(root)
+    try:
+        os.rename(root / "d", root / "f")
+        shutil.rmtree(root / "f" / "e")
+        keep = files["keep.jpg"]
+        await rec.wait_event(DirectoryDeleted("f/e"))
+        await rec.fence()
+        events = rec.without_fences()
+        assert set(events) == {
+            DirectoryMoved("d", "f"),
+            FileMoved("d/keep.jpg", "f/keep.jpg", keep.st_size, keep.st_mtime_ns),
+            FileDeleted("d/e/x.jpg"),  # file events name the files' own paths: the index never moved it
+            DirectoryDeleted("f/e"),  # directory events follow the directory tree, which did move
+        }
+        assert len(events) == 4
+        assert events.index(DirectoryMoved("d", "f")) < events.index(DirectoryDeleted("f/e"))
+    finally:
+        await rec.close()
+
+
 # --- the root ----------------------------------------------------------------------------------------
 
 
@@ -528,6 +567,55 @@ async def test_a_periodic_rescan_finds_what_notifications_missed(root: Path) -> 
         # Stop the OS watch behind the watcher's back, as an inotify queue overflow would lose events.
         await rec.watcher._stop_pump()
         path = write(root / "unnoticed.jpg")
+        await rec.wait_event(created(path, root))
+    finally:
+        await rec.close()
+
+
+def polling(options: WatcherOptions) -> WatcherOptions:
+    return WatcherOptions(
+        selection=options.selection,
+        debounce_ms=options.debounce_ms,
+        stable_after_ms=options.stable_after_ms,
+        root_check_ms=options.root_check_ms,
+        tick_ms=options.tick_ms,
+        force_polling=True,
+        poll_delay_ms=50,
+    )
+
+
+async def test_polling_mode_reports_the_same_changes(root: Path) -> None:
+    tree(root / "d", ["a.jpg", "b.jpg"])
+    info = os.stat(root / "d" / "a.jpg")
+    rec = await watch(root, polling(FAST))
+    try:
+        os.rename(root / "d", root / "e")
+        await rec.wait_event(FileMoved("d/a.jpg", "e/a.jpg", info.st_size, info.st_mtime_ns))
+        path = write(root / "e" / "new.png", b"new")
+        await rec.wait_event(created(path, root))
+        (root / "e" / "b.jpg").unlink()
+        await rec.wait_event(FileDeleted("e/b.jpg"))
+    finally:
+        await rec.close()
+
+
+async def test_when_inotify_cannot_be_set_up_the_watcher_falls_back_to_polling(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kartoteka.infrastructure.watcher import fs_watcher
+
+    real_awatch = fs_watcher.awatch
+
+    def limited(*args: object, **kwargs: object) -> object:
+        if not kwargs.get("force_polling"):
+            raise OSError(28, "OS file watch limit reached")
+        return real_awatch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fs_watcher, "awatch", limited)
+    rec = await watch(root)
+    try:
+        await rec.wait_for(lambda _: rec.watcher._polling, "the fallback to polling")
+        path = write(root / "seen-by-polling.jpg")
         await rec.wait_event(created(path, root))
     finally:
         await rec.close()

@@ -18,8 +18,11 @@ to the root (POSIX, no ``./``; the root itself is ``"."``):
   unmounted disk is not an emptied gallery.
 
 Within one batch the events come in an order that can be applied one by one to an index with one
-row per path: directories created, directories moved, files deleted, files moved, files modified,
-files created, directories deleted. A move never targets a path the index still has.
+row per path: directories created (outside moved ones), directories moved, directories created inside
+moved ones, files deleted, files moved, files modified, files created, directories deleted. A move
+never targets a path the index still has. File events always name a file's own old and new path;
+directory events name directories as the directory tree has them after the earlier directory events
+(a subdirectory removed just after its parent was renamed is deleted at its new path).
 
 The events are differences from the watcher's own picture of the tree (its first scan, then what it
 reported), not from the index. The two agree once the index has been reconciled with that first

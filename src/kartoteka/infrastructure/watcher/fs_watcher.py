@@ -11,7 +11,9 @@ indexed half-written files. Here a notification is only a hint of *where to look
 - The watcher keeps its own picture of the tree — the image files it has reported, with size, mtime
   and (device, inode), and the directories — starting from a scan made *after* the notifications
   were armed, so nothing falls between the scan and the watch.
-- A hinted path is ``stat``-ed; a new directory is scanned. What exists is compared with the picture.
+- A hinted file is ``stat``-ed; a hinted directory is scanned (inode numbers are reused at once, so
+  a directory removed and made anew can look unchanged from outside). What exists is compared with
+  the picture.
 - A file that is new or changed is reported once its size and mtime have stayed the same for
   ``stable_after_ms`` and no notification touched it for ``debounce_ms``: a burst of writes is one
   event, and a file being copied is reported when the copy is done.
@@ -21,13 +23,16 @@ indexed half-written files. Here a notification is only a hint of *where to look
   directory), and a file hard-linked then unlinked. Otherwise it is a :class:`FileDeleted`; a
   directory that disappeared deletes every file the picture had below it. A file renamed *over*
   another image is reported as that target modified (it keeps the target's id) and the source
-  deleted, so that a move never lands on a path the index still has.
-- The root is checked on every pass. If it vanishes, becomes unreadable, or is replaced (another
-  device or inode: an unmount or a remount), :class:`RootUnavailable` is reported, nothing is
-  deleted, and the root is polled until it is back; then the watch is re-armed, the tree is scanned
-  again and the differences are reported as ordinary events after :class:`RootAvailable`. A rescan
-  that finds the root empty when the picture had files counts as "not back yet" (an empty mount
-  point), unless ``allow_empty_root_deletion`` is set.
+  deleted, so that a move never lands on a path the index still has. A directory counts as renamed
+  (:class:`DirectoryMoved`) when its inode reappears elsewhere *and* a file moved with it, or its
+  parent's rename explains it, or both are empty — an inode alone may be a reused number.
+- The root is checked on every pass. If it vanishes or becomes unreadable, :class:`RootUnavailable`
+  is reported, nothing is deleted, and the root is polled until it is back; then the watch is
+  re-armed, the tree is scanned again and the differences are reported as ordinary events after
+  :class:`RootAvailable`. A root replaced under the watcher (another device or inode at its path: an
+  unmount, a remount) is re-armed and rescanned at once. A rescan that finds the root empty when the
+  picture had files counts as unavailable (an empty mount point), unless
+  ``allow_empty_root_deletion`` is set.
 - Nothing inside the watcher ends it silently: an error in a pass is logged and the next pass runs;
   a watch that stops (inotify limits, a vanished root) is started again, by polling if inotify
   cannot be set up.
@@ -64,7 +69,7 @@ from kartoteka.domain.gallery.changes import (
     RootAvailable,
     RootUnavailable,
 )
-from kartoteka.domain.gallery.scan import ROOT_PATH, DirectoryScan, RootState, parent_of
+from kartoteka.domain.gallery.scan import ROOT_PATH, DirectoryScan, RootState, is_within, parent_of
 from kartoteka.domain.gallery.selection import FileSelection
 from kartoteka.infrastructure.config.gallery import GallerySettings
 from kartoteka.infrastructure.watcher.scanner import ScanOptions, scan_root
@@ -461,44 +466,8 @@ class DirectoryWatcher:
         was_away = not self._available
         self._available = True
         self._unavailable_reason = ""
-        unverified = {p.path for p in scan.problems if p.kind.leaves_file_unverified}
-        hidden = {p.path for p in scan.problems if p.kind.hides_subtree}
-
-        def protected(path: str) -> bool:
-            if path in unverified:
-                return True
-            while path != ROOT_PATH:
-                path = parent_of(path)
-                if path in hidden:
-                    return True
-            return False
-
-        seen_files: set[str] = set()
-        for scanned in scan.files:
-            seen_files.add(scanned.path)
-            observed = _Stat(scanned.size, scanned.mtime_ns, scanned.device, scanned.inode)
-            self._observe(scanned.path, observed, now)
-        expired = now - self._options.debounce_ms / 1000
-        for path in list(self._files):
-            if path not in seen_files and not protected(path):
-                self._gone.setdefault(path, expired)
-
-        seen_dirs: set[str] = set()
-        for directory in scan.directories:
-            if directory.path == ROOT_PATH:
-                continue
-            seen_dirs.add(directory.path)
-            identity = (directory.device, directory.inode)
-            known = self._dirs.get(directory.path)
-            if known == identity:
-                self._gone_dirs.pop(directory.path, None)
-            else:
-                if known is not None:
-                    self._gone_dirs.setdefault(directory.path, expired)
-                self._new_dirs[directory.path] = _NewDirectory(identity, now)
-        for path in list(self._dirs):
-            if path != ROOT_PATH and path not in seen_dirs and not protected(path):
-                self._gone_dirs.setdefault(path, expired)
+        # What vanished while nobody watched is decided now: no notification will pair it later.
+        self._resync(scan, ROOT_PATH, now, gone_since=now - self._options.debounce_ms / 1000)
 
         if was_away:
             # Report the return first; the differences follow in this and later passes.
@@ -544,15 +513,9 @@ class DirectoryWatcher:
         if stat.S_ISDIR(mode):
             if path in self._files:
                 self._vanish_file(path, now)
-            known = self._dirs.get(path)
-            identity = (info.st_dev, info.st_ino)
-            if known == identity and path not in self._gone_dirs:
-                return  # entries changed inside; they are notified on their own
-            if path in self._new_dirs and self._new_dirs[path].identity == identity:
-                return
-            if known is not None and known != identity:
-                self._vanish(path, now)
-            # New, replaced, or back within the debounce time (moved out and in again): look inside.
+            # New, moved in, back within the debounce time, or removed and made anew — maybe under the
+            # same inode number, which the filesystem reuses at once, so its identity proves nothing:
+            # a notification about a directory always means looking inside it.
             self._discover(path, now)
         elif stat.S_ISREG(mode) and self._options.selection.has_image_name(path):
             if path in self._dirs or path in self._new_dirs:
@@ -577,20 +540,63 @@ class DirectoryWatcher:
         return unknown
 
     def _discover(self, path: str, now: float) -> None:
-        """A directory new to the picture: scan it, since inotify lists none of what it holds."""
+        """Scan a directory a notification named: inotify lists none of what a new directory holds."""
         scan = scan_root(self._root, self._options.scan_options, start=path)
-        if not scan.root_ok:
-            return
-        for problem in scan.problems:
-            log.warning("in %s: %s %s %s", self._root, problem.path, problem.kind.value, problem.detail)
-        for directory in scan.directories:
-            identity = (directory.device, directory.inode)
-            if self._dirs.get(directory.path) == identity:
-                self._gone_dirs.pop(directory.path, None)
-            else:
-                self._new_dirs[directory.path] = _NewDirectory(identity, now)
+        if scan.state is RootState.MISSING:
+            self._vanish(path, now)
+        elif scan.root_ok:
+            for problem in scan.problems:
+                log.warning("in %s: %s %s %s", self._root, problem.path, problem.kind.value, problem.detail)
+            self._resync(scan, path, now, gone_since=now)
+
+    def _resync(self, scan: DirectoryScan, within: str, now: float, gone_since: float) -> None:
+        """Bring the picture of ``within`` (the root, or one directory) in line with a scan of it.
+
+        Files and directories the scan lists are observed; those the picture has there and the scan
+        does not are gone (since ``gone_since``), except below entries the scan could not read.
+        """
+        unverified = {p.path for p in scan.problems if p.kind.leaves_file_unverified}
+        hidden = {p.path for p in scan.problems if p.kind.hides_subtree}
+
+        def protected(path: str) -> bool:
+            return path in unverified or any(a in hidden for a in _ancestors(path))
+
+        seen_files: set[str] = set()
         for scanned in scan.files:
+            seen_files.add(scanned.path)
             self._observe(scanned.path, _Stat(scanned.size, scanned.mtime_ns, scanned.device, scanned.inode), now)
+        seen_dirs: set[str] = set()
+        for directory in scan.directories:
+            if directory.path == ROOT_PATH:
+                continue
+            seen_dirs.add(directory.path)
+            identity = (directory.device, directory.inode)
+            known = self._dirs.get(directory.path)
+            if known == identity:
+                self._gone_dirs.pop(directory.path, None)
+                self._new_dirs.pop(directory.path, None)
+                continue
+            if known is not None:
+                self._gone_dirs.setdefault(directory.path, gone_since)
+            pending = self._new_dirs.get(directory.path)
+            if pending is None or pending.identity != identity:
+                self._new_dirs[directory.path] = _NewDirectory(identity, now)
+
+        if within == ROOT_PATH:
+            known_dirs, known_files = list(self._dirs), list(self._files)
+        elif within in self._dirs:
+            subtree = list(self._subtree(within))
+            known_dirs = [directory for directory, _ in subtree]
+            known_files = [file for _, files in subtree for file in files]
+        else:
+            known_dirs, known_files = [], []
+        for path in known_files:
+            if path not in seen_files and not protected(path):
+                self._arrivals.pop(path, None)
+                self._gone.setdefault(path, gone_since)
+        for path in known_dirs:
+            if path not in seen_dirs and not protected(path):
+                self._gone_dirs.setdefault(path, gone_since)
 
     def _observe(self, path: str, observed: _Stat, now: float) -> None:
         self._gone.pop(path, None)
@@ -660,8 +666,13 @@ class DirectoryWatcher:
 
     def _settle(self, now: float) -> list[GalleryChange]:
         """Decide what can be reported now, update the picture, and return it in applying order."""
-        dir_moves = self._pair_directories()
+        had_files: set[str] = set()
+        had_arrivals: set[str] = set()
+        if self._gone_dirs and self._new_dirs:  # only a directory rename needs them
+            had_files = {a for p in self._gone for a in _ancestors(p)}
+            had_arrivals = {a for p in self._arrivals if p not in self._files for a in _ancestors(p)}
         file_moves = self._pair_files()
+        dir_moves = self._pair_directories(file_moves, had_files, had_arrivals)
 
         debounce = self._options.debounce_ms / 1000
         created_dirs: list[str] = []
@@ -691,7 +702,7 @@ class DirectoryWatcher:
             elif before != observed:
                 modified.append(FileModified(path, observed.size, observed.mtime_ns))
         deleted_dirs: list[str] = []
-        still_going = {ancestor for p in self._gone for ancestor in _ancestors(p)}
+        still_going = {ancestor for p in self._gone for ancestor in _ancestors(p)} if self._gone_dirs else set()
         for path, since in sorted(self._gone_dirs.items()):
             # A directory that is there again under another inode (removed and made anew) is left to
             # its new self (see _promote); one with vanished files below waits for their deletion.
@@ -700,8 +711,14 @@ class DirectoryWatcher:
                 self._remove_dir(path)
                 deleted_dirs.append(path)
 
-        batch: list[GalleryChange] = [DirectoryCreated(p) for p in sorted(created_dirs, key=_depth_first)]
-        batch += [DirectoryMoved(old, new) for old, new in _outermost_moves(dir_moves)]
+        # A directory made inside a moved one exists, for the index, only once the move is applied.
+        targets = [new for _, new in dir_moves]
+        inside = {p for p in created_dirs if any(is_within(p, t) for t in targets)}
+        batch: list[GalleryChange] = [
+            DirectoryCreated(p) for p in sorted(created_dirs, key=_depth_first) if p not in inside
+        ]
+        batch += [DirectoryMoved(old, new) for old, new in dir_moves]
+        batch += [DirectoryCreated(p) for p in sorted(inside, key=_depth_first)]
         batch += [FileDeleted(p) for p in deleted]
         batch += file_moves
         batch += modified
@@ -742,23 +759,64 @@ class DirectoryWatcher:
             moves.append(FileMoved(old, path, arrival.stat.size, arrival.stat.mtime_ns))
         return moves
 
-    def _pair_directories(self) -> list[tuple[str, str]]:
+    def _pair_directories(
+        self, file_moves: list[FileMoved], had_files: set[str], had_arrivals: set[str]
+    ) -> list[tuple[str, str]]:
+        """A vanished directory and a new one with its (device, inode): a renamed directory.
+
+        Inode numbers are reused at once, so the identity alone does not prove a rename (``rm -r a;
+        mkdir b`` gives ``b`` the inode of ``a``). A pair is taken when a file moved between them
+        under the same relative path, when it follows from a parent's rename, or when both hold no
+        image. Returns the moves as the index sees them: an old path below a directory moved in this
+        batch is given under that directory's new path. Subdirectories that moved with their parent
+        are not listed (they follow from it); vanished ones below a moved directory are re-filed
+        under its new path, so their deletion names a path the index has.
+        """
         if not self._gone_dirs or not self._new_dirs:
             return []
-        by_identity = {self._dirs[path]: path for path in self._gone_dirs if path in self._dirs}
-        moves: list[tuple[str, str]] = []
+        new_by_identity: dict[tuple[int, int], str] = {}
         for path in sorted(self._new_dirs, key=_depth_first):
-            old = by_identity.pop(self._new_dirs[path].identity, None)
-            if old is None:
+            new_by_identity.setdefault(self._new_dirs[path].identity, path)
+        evidence: set[tuple[str, str]] = set()
+        for move in file_moves:
+            before, after = parent_of(move.old_path), parent_of(move.new_path)
+            while before != ROOT_PATH and after != ROOT_PATH:
+                evidence.add((before, after))
+                if _name(before) != _name(after):
+                    break
+                before, after = parent_of(before), parent_of(after)
+
+        accepted: list[tuple[str, str]] = []
+        emitted: list[tuple[str, str]] = []
+        for old in sorted(self._gone_dirs, key=_depth_first):
+            identity = self._dirs.get(old)
+            new = new_by_identity.get(identity) if identity is not None else None
+            if identity is None or new is None:
                 continue
-            identity = self._new_dirs.pop(path).identity
+            seen_as = _map_path(old, accepted)
+            implied = seen_as == new
+            empty = old not in had_files and new not in had_arrivals
+            if not (implied or (old, new) in evidence or empty):
+                continue
+            del new_by_identity[identity]
+            del self._new_dirs[new]
             del self._gone_dirs[old]
-            self._gone_dirs.pop(path, None)  # an empty directory the move replaced
-            self._dirs.pop(old, None)
-            self._unlink_child(old)
-            self._add_dir(path, identity)
-            moves.append((old, path))
-        return moves
+            self._gone_dirs.pop(new, None)  # an empty directory the rename replaced
+            self._remove_dir(old)
+            self._add_dir(new, identity)
+            accepted.append((old, new))
+            if not implied:
+                emitted.append((seen_as, new))
+        if accepted:
+            for old in [p for p in self._gone_dirs if _map_path(p, accepted) != p]:
+                since = self._gone_dirs.pop(old)
+                identity = self._dirs.get(old)
+                self._remove_dir(old)
+                refiled = _map_path(old, accepted)
+                if identity is not None and refiled not in self._dirs:
+                    self._add_dir(refiled, identity)
+                self._gone_dirs.setdefault(refiled, since)
+        return emitted
 
     # --- the picture -------------------------------------------------------------------------------
 
@@ -861,11 +919,13 @@ def _outermost(paths: list[str]) -> list[str]:
     return sorted(kept)
 
 
-def _outermost_moves(moves: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Drop a directory move implied by its parent's (``a/x → b/x`` after ``a → b``)."""
-    kept: list[tuple[str, str]] = []
-    for old, new in sorted(moves, key=lambda m: _depth_first(m[0])):
-        implied = any(old.startswith(k_old + "/") and new == k_new + old[len(k_old) :] for k_old, k_new in kept)
-        if not implied:
-            kept.append((old, new))
-    return kept
+def _map_path(path: str, moves: list[tuple[str, str]]) -> str:
+    """Where ``path`` is once the directory moves (old, new) are applied (the deepest one that applies)."""
+    for old, new in reversed(moves):
+        if is_within(path, old):
+            return new + path[len(old) :]
+    return path
+
+
+def _name(path: str) -> str:
+    return path.rpartition("/")[2]
