@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from kartoteka.devtools.synthetic_cards import render_card
+from kartoteka.devtools.tiny_embedders import lasa_sketches
 
 
 def free_port() -> int:
@@ -57,6 +58,11 @@ def test_serve_runs_the_whole_service_from_a_fresh_data_dir(
 ) -> None:
     config = tmp_path / "config.yaml"
     port = free_port()
+    gallery_dir = tmp_path / "gallery"
+    gallery_dir.mkdir()
+    sketches = lasa_sketches(size=160, shapes=["Angle", "Leaf_1"])
+    (gallery_dir / "angle.png").write_bytes(sketches[0].png)
+    (gallery_dir / "leaf.png").write_bytes(sketches[7].png)
     config.write_text(
         f"api: {{port: {port}}}\n"
         "recognition:\n"
@@ -76,6 +82,8 @@ def test_serve_runs_the_whole_service_from_a_fresh_data_dir(
                 "serve",
                 "--data-dir",
                 str(data_dir),
+                "--watch",
+                str(gallery_dir),
             ],
             env=env,
             stdout=out,
@@ -109,6 +117,26 @@ def test_serve_runs_the_whole_service_from_a_fresh_data_dir(
             assert serve.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "the card was never recognised"
             time.sleep(0.5)
+
+        # The watched directory and the recognised card are indexed with the offline encoder.
+        def gallery_ready() -> bool:
+            state = httpx.get(f"{base}/api/images/index", timeout=5).json()["searchable"]
+            total = httpx.get(f"{base}/api/images", params={"directory": ""}, timeout=5).json()["total"]
+            return state is not None and state["pending"] == 0 and total == 3
+
+        deadline = time.monotonic() + 180
+        while not gallery_ready():
+            assert serve.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the gallery was never indexed"
+            time.sleep(0.5)
+        found = httpx.post(
+            f"{base}/api/images/similarity-search",
+            files={"image": ("blob", sketches[1].png, "image/png")},
+            data={"top_k": "3"},
+            timeout=30,
+        )
+        assert found.status_code == 200, found.text
+        assert found.json()["images"][0]["user_visible_name"] == "angle.png"
     finally:
         if serve.poll() is None:
             os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
