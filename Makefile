@@ -10,14 +10,14 @@ setup:
 # The whole service on this machine: embedded PostgreSQL, Valkey and S3, api + relay + worker.
 # With no real checkpoints on a fresh machine it uses tiny untrained models (what they read is noise).
 run: setup demo
-	$(VENV)/kartoteka --config $(DEMO)/config.yaml serve
+	$(VENV)/kartoteka --config $(DEMO)/config.yaml serve --watch $(DEMO)/gallery
 
 # The recognition pipeline alone, on synthetic cards, with no server at all.
 recognize-demo: setup demo
 	$(VENV)/kartoteka --config $(DEMO)/config.yaml recognize --format json $(DEMO)/cards/*.png
 
 demo:
-	@test -f $(DEMO)/config.yaml || $(VENV)/kartoteka dev fixtures $(DEMO) --cards 2
+	@test -d $(DEMO)/gallery || $(VENV)/kartoteka dev fixtures $(DEMO) --cards 2
 
 lint: setup
 	$(VENV)/ruff check src tests

@@ -28,8 +28,21 @@ def write_fixtures(directory: Path, *, cards: int = 3, onnx: bool = False) -> Pa
         f"    model: {models.recognizer}\n",
         encoding="utf-8",
     )
+    gallery = write_gallery(root / "gallery")
     print(f"models: {root / 'models'}")
+    print(f"gallery: {gallery} (sketches to search by drawing)")
     print(f"cards:  {', '.join(str(p) for p, _ in written)}")
     print(f"config: {config}")
     print(f"try:    kartoteka --config {config} recognize {written[0][0]}")
     return config
+
+
+def write_gallery(directory: Path, per_shape: int = 2) -> Path:
+    """Hand-drawn LASA shapes as PNG files: a small gallery for ``serve --watch`` to index and search."""
+    from kartoteka.devtools.tiny_embedders import lasa_sketches
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for sketch in lasa_sketches(size=256):
+        if sketch.demo < per_shape:
+            (directory / f"{sketch.label}-{sketch.demo}.png").write_bytes(sketch.png)
+    return directory
