@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.Column("task_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("lines", postgresql.JSONB(), nullable=False),
         sa.Column(
             "document",
             postgresql.TSVECTOR(),
@@ -92,7 +91,7 @@ def upgrade() -> None:
 def _backfill() -> None:
     """Revision 0 and a search document for every transcript recognised before revisions existed."""
     from kartoteka.domain.recognition.transcript import Transcript
-    from kartoteka.infrastructure.db.search import lexicon_rows, search_body, search_lines
+    from kartoteka.infrastructure.db.search import lexicon_rows, search_body
 
     op.execute(
         """
@@ -104,8 +103,7 @@ def _backfill() -> None:
     op.execute("UPDATE recognition_tasks SET transcript_revision = 0 WHERE transcript IS NOT NULL")
     bind = op.get_bind()
     insert_document = sa.text(
-        "INSERT INTO transcript_search (task_id, revision, body, lines, updated_at) "
-        "VALUES (:task_id, 0, :body, CAST(:lines AS jsonb), :updated_at)"
+        "INSERT INTO transcript_search (task_id, revision, body, updated_at) VALUES (:task_id, 0, :body, :updated_at)"
     )
     insert_words = sa.text("INSERT INTO search_words (word, trigrams) VALUES (:word, :trigrams) ON CONFLICT DO NOTHING")
     after: Any = None
@@ -121,24 +119,11 @@ def _backfill() -> None:
             transcript = Transcript.from_dict(row.transcript)
             body = search_body(transcript)
             words.update(body.split())
-            documents.append(
-                {
-                    "task_id": row.id,
-                    "body": body,
-                    "lines": _json(search_lines(transcript)),
-                    "updated_at": row.at,
-                }
-            )
+            documents.append({"task_id": row.id, "body": body, "updated_at": row.at})
         bind.execute(insert_document, documents)
         if words:
             bind.execute(insert_words, lexicon_rows(words))
         after = rows[-1].id
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
 
 
 def downgrade() -> None:

@@ -120,7 +120,8 @@ transcript_revisions = Table(
 )
 
 # The latest revision of each card in search forms (see domain.recognition.search): ``body`` has one
-# line of space-separated words per transcript line, ``lines`` the lines as written with their boxes.
+# line of space-separated words per transcript line. Narrow on purpose: ranking reads every matching
+# row, so the lines as written (for highlights) are read from the task's transcript for a page only.
 SEARCH_CONFIG = "simple"
 transcript_search = Table(
     "transcript_search",
@@ -128,7 +129,6 @@ transcript_search = Table(
     Column("task_id", UUID(as_uuid=True), ForeignKey("recognition_tasks.id", ondelete="CASCADE"), primary_key=True),
     Column("revision", Integer, nullable=False),
     Column("body", Text, nullable=False),
-    Column("lines", JSONB, nullable=False),
     Column("document", TSVECTOR, Computed(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, body)", persisted=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_transcript_search_document", "document", postgresql_using="gin"),

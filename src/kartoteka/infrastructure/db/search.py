@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import Text
 
 from kartoteka.application.ports.search import IndexedLine, IndexHit, IndexQuery
-from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.search import search_words
 from kartoteka.domain.recognition.transcript import Transcript
 from kartoteka.infrastructure.db.schema import SEARCH_CONFIG, transcript_search
@@ -52,13 +51,6 @@ def search_body(transcript: Transcript) -> str:
     return "\n".join(" ".join(search_words(line.text)) for line in transcript.lines)
 
 
-def search_lines(transcript: Transcript) -> list[dict[str, Any]]:
-    return [
-        {"text": line.text, "box": list(line.box.as_tuple()) if line.box is not None else None}
-        for line in transcript.lines
-    ]
-
-
 def lexicon_rows(words: Iterable[str]) -> list[dict[str, str]]:
     """Sorted, so concurrent writers take the lexicon's row locks in one order and never deadlock."""
     return [{"word": w, "trigrams": trigram_key(w)} for w in sorted(set(words))]
@@ -69,12 +61,11 @@ async def index_transcript(
 ) -> None:
     """Make ``transcript`` the searchable text of the card (called in the revision's own transaction)."""
     body = search_body(transcript)
-    row = {"task_id": task_id, "revision": revision, "body": body, "lines": search_lines(transcript), "updated_at": now}
-    upsert = insert(transcript_search).values(**row)
+    upsert = insert(transcript_search).values(task_id=task_id, revision=revision, body=body, updated_at=now)
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[transcript_search.c.task_id],
-            set_={k: upsert.excluded[k] for k in ("revision", "body", "lines", "updated_at")},
+            set_={k: upsert.excluded[k] for k in ("revision", "body", "updated_at")},
         )
     )
     words = lexicon_rows(body.split())
@@ -103,23 +94,32 @@ def tsqueries(query: IndexQuery) -> tuple[str, str, str]:
     return loose, exact, phrase
 
 
-_SEARCH = text(
-    f"""
+# Ranking reads every matching card, so it works on the narrow search rows alone; only the page it
+# returns is joined to the tasks for names and transcripts. ``phrase`` and ``exact`` are not evaluated
+# when they cannot differ from what is already known (one word; a query without prefixes or typos).
+_RANKED = f"""
     WITH q AS (
         SELECT to_tsquery('{SEARCH_CONFIG}', :loose) AS loose,
                to_tsquery('{SEARCH_CONFIG}', :exact) AS exact,
                to_tsquery('{SEARCH_CONFIG}', :phrase) AS phrase
+    ),
+    ranked AS (
+        SELECT s.task_id, s.revision,
+               ts_rank(s.document, q.loose, 1) AS score,
+               CASE WHEN :multi THEN s.document @@ q.phrase ELSE false END AS phrase,
+               CASE WHEN :loose_is_exact THEN true ELSE s.document @@ q.exact END AS exact
+        FROM q, transcript_search AS s
+        WHERE s.document @@ q.loose {{batch}}
+        ORDER BY phrase DESC, exact DESC, score DESC, s.task_id
+        LIMIT :limit OFFSET :offset
     )
-    SELECT s.task_id, t.batch_id, t.filename, s.revision, s.lines,
-           ts_rank(s.document, q.loose, 1) AS score,
-           (:multi AND s.document @@ q.phrase) AS phrase,
-           (s.document @@ q.exact) AS exact
-    FROM q, transcript_search AS s
-    JOIN recognition_tasks AS t ON t.id = s.task_id
-    WHERE s.document @@ q.loose AND (CAST(:batch AS uuid) IS NULL OR t.batch_id = CAST(:batch AS uuid))
-    ORDER BY phrase DESC, exact DESC, score DESC, s.task_id
-    LIMIT :limit OFFSET :offset
-    """
+    SELECT r.task_id, r.revision, r.score, r.phrase, r.exact, t.batch_id, t.filename, t.transcript
+    FROM ranked AS r JOIN recognition_tasks AS t ON t.id = r.task_id
+    ORDER BY r.phrase DESC, r.exact DESC, r.score DESC, r.task_id
+"""
+_SEARCH_ALL = text(_RANKED.format(batch=""))
+_SEARCH_BATCH = text(
+    _RANKED.format(batch="AND s.task_id IN (SELECT id FROM recognition_tasks WHERE batch_id = :batch)")
 )
 
 _THRESHOLD = text("SELECT set_config('pg_trgm.similarity_threshold', :value, true)")  # this transaction only
@@ -137,10 +137,11 @@ _SIMILAR = text(
 ).bindparams(bindparam("terms", type_=ARRAY(Text)), bindparam("keys", type_=ARRAY(Text)))
 
 
-def _box(value: Any) -> Box | None:
-    if not value:
-        return None
-    return Box(*(float(v) for v in value))
+def _lines(transcript: dict[str, Any] | None) -> tuple[IndexedLine, ...]:
+    """The lines as written, with their boxes: the task's transcript is the indexed revision's."""
+    if transcript is None:
+        return ()
+    return tuple(IndexedLine(line.text, line.box) for line in Transcript.from_dict(transcript).lines)
 
 
 class SqlTranscriptIndex:
@@ -164,27 +165,30 @@ class SqlTranscriptIndex:
 
     async def search(self, query: IndexQuery, limit: int, offset: int) -> list[IndexHit]:
         loose, exact, phrase = tsqueries(query)
-        params = {
+        params: dict[str, Any] = {
             "loose": loose,
             "exact": exact,
             "phrase": phrase,
-            "multi": len(query.terms) > 1,
-            "batch": query.batch_id,
+            "multi": len(set(query.terms)) > 1,
+            "loose_is_exact": not any(t in query.prefixes or query.alternatives.get(t) for t in query.terms),
             "limit": limit,
             "offset": offset,
         }
+        statement = _SEARCH_ALL
+        if query.batch_id is not None:
+            statement, params["batch"] = _SEARCH_BATCH, query.batch_id
         async with self._engine.connect() as conn:
-            rows = await conn.execute(_SEARCH, params)
-            return [
-                IndexHit(
-                    task_id=row.task_id,
-                    batch_id=row.batch_id,
-                    filename=row.filename,
-                    revision=row.revision,
-                    score=float(row.score),
-                    phrase=bool(row.phrase),
-                    exact=bool(row.exact),
-                    lines=tuple(IndexedLine(str(line["text"]), _box(line.get("box"))) for line in row.lines),
-                )
-                for row in rows
-            ]
+            rows = list(await conn.execute(statement, params))
+        return [
+            IndexHit(
+                task_id=row.task_id,
+                batch_id=row.batch_id,
+                filename=row.filename,
+                revision=row.revision,
+                score=float(row.score),
+                phrase=bool(row.phrase),
+                exact=bool(row.exact),
+                lines=_lines(row.transcript),
+            )
+            for row in rows
+        ]
