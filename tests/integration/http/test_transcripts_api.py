@@ -345,3 +345,30 @@ async def test_batch_cancel_retry_and_delete(client: httpx.AsyncClient, settings
     assert (await client.post(f"/api/recognition/batches/{batch}/cancel")).status_code == 404
     listed = await client.get("/api/recognition/tasks", params={"batch": batch})
     assert listed.json()["items"] == []
+
+
+async def test_the_api_describes_itself(client: httpx.AsyncClient) -> None:
+    spec = await client.get("/openapi.json")
+    assert spec.status_code == 200, spec.text
+    paths = spec.json()["paths"]
+    for path in (
+        "/api/recognition/tasks/{task_id}/transcript",
+        "/api/recognition/tasks/{task_id}/transcript/revisions",
+        "/api/recognition/tasks/{task_id}/export",
+        "/api/recognition/batches/{batch_id}/export",
+        "/api/recognition/search",
+        "/task/update_text",
+    ):
+        assert path in paths
+    edits = spec.json()["components"]["schemas"]["CorrectionIn"]["properties"]["edits"]["items"]
+    assert set(edits["discriminator"]["mapping"]) == {
+        "edit_word",
+        "edit_line",
+        "split_word",
+        "join_words",
+        "set_box",
+        "delete_word",
+        "replace_text",
+        "restore",
+    }
+    assert (await client.get("/docs")).status_code == 200

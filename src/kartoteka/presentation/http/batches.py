@@ -85,7 +85,7 @@ async def delete_batch(batch_id: UUID, delete: FromDishka[DeleteBatch]) -> Respo
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{batch_id}/export", response_class=StreamingResponse, responses=ERRORS)
+@router.get("/{batch_id}/export", response_class=StreamingResponse, response_model=None, responses=ERRORS)
 @inject
 async def export_batch(
     batch_id: UUID,

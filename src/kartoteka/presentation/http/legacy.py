@@ -51,7 +51,7 @@ async def update_text(task_id: UUID, new_text: str, correct: FromDishka[CorrectT
     return LegacyTaskOut.of(result.task).to_json()
 
 
-@router.get("/image")
+@router.get("/image", response_class=Response, response_model=None)
 @inject
 async def image(task_id: UUID, get: FromDishka[GetTask], storage: FromDishka[ObjectStorage]) -> Response:
     task = await get(task_id)

@@ -73,7 +73,7 @@ async def get_task(task_id: UUID, response: Response, get: FromDishka[GetTask]) 
     return TaskOut.of(task)
 
 
-@router.get("/tasks/{task_id}/image", responses=ERRORS, response_class=Response)
+@router.get("/tasks/{task_id}/image", responses=ERRORS, response_class=Response, response_model=None)
 @inject
 async def get_task_image(task_id: UUID, get: FromDishka[GetTask], storage: FromDishka[ObjectStorage]) -> Response:
     """The scan exactly as uploaded."""

@@ -233,7 +233,7 @@ async def list_revisions(task_id: UUID, list_: FromDishka[ListRevisions]) -> Rev
     )
 
 
-@router.get("/{task_id}/export", response_class=Response, responses=ERRORS)
+@router.get("/{task_id}/export", response_class=Response, response_model=None, responses=ERRORS)
 @inject
 async def export_task(
     task_id: UUID,
