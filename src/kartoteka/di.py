@@ -21,6 +21,7 @@ from kartoteka.application.gallery.indexing import IndexImages, PrepareModel
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
 from kartoteka.application.gallery.search import FindNearDuplicates, SearchByExample, SearchByImage, SearchByText
 from kartoteka.application.ports.embedding import ImageEncoder
+from kartoteka.application.ports.export import ExportBundler, ExportFormats
 from kartoteka.application.ports.gallery import (
     GalleryReader,
     GalleryUnitOfWork,
@@ -32,13 +33,19 @@ from kartoteka.application.ports.gallery import (
 )
 from kartoteka.application.ports.health import DependencyCheck
 from kartoteka.application.ports.live import CancellationProbe, ProgressFeed
+from kartoteka.application.ports.pages import PageSplitter
+from kartoteka.application.ports.search import TranscriptIndex
 from kartoteka.application.ports.storage import ObjectStorage
 from kartoteka.application.ports.unit_of_work import UnitOfWork
+from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
+from kartoteka.application.recognition.corrections import CorrectTranscript, GetTranscript, ListRevisions
+from kartoteka.application.recognition.exports import ExportBatch, ExportTranscript
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
 from kartoteka.application.recognition.messages import messages_for
 from kartoteka.application.recognition.process_card import ProcessCard
 from kartoteka.application.recognition.queries import TaskReader
 from kartoteka.application.recognition.recognize_card import RecognizeCard
+from kartoteka.application.recognition.search import SearchTranscripts
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.domain.recognition.layout import LayoutRules
 from kartoteka.infrastructure.clock import utc_now
@@ -49,11 +56,15 @@ from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.reader import PgVectorIndex, SqlGalleryReader
 from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork
 from kartoteka.infrastructure.db.progress_store import SqlProgressStore
+from kartoteka.infrastructure.db.search import SqlTranscriptIndex
 from kartoteka.infrastructure.db.task_reader import SqlTaskReader
 from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.export.registry import default_export_formats
+from kartoteka.infrastructure.export.zip_bundle import ZipBundler
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
 from kartoteka.infrastructure.imaging.gallery_files import GalleryFiles
 from kartoteka.infrastructure.imaging.inspector import GALLERY_ACCEPTED, PillowImageInspector
+from kartoteka.infrastructure.imaging.pages import PillowPdfiumPageSplitter
 from kartoteka.infrastructure.imaging.thumbnails import PillowThumbnailMaker
 from kartoteka.infrastructure.messaging.jobs import make_broker
 from kartoteka.infrastructure.messaging.live_events import RedisGalleryEventSource, RedisLiveEventSource
@@ -263,11 +274,74 @@ class ApiProvider(Provider):
             max_upload_bytes=settings.api.max_upload_bytes,
             max_pixels=settings.recognition.max_pixels,
             max_files=settings.api.max_files,
+            max_cards=settings.documents.max_pages,
         )
 
     @provide
-    def submit_cards(self, uow: UnitOfWorkFactory, storage: ObjectStorage, limits: UploadLimits) -> SubmitCards:
-        return SubmitCards(uow, storage, PillowImageInspector(), limits, utc_now, uuid4)
+    def page_splitter(self, settings: Settings) -> PageSplitter:
+        return PillowPdfiumPageSplitter(
+            max_pixels=settings.recognition.max_pixels,
+            pdf_dpi=settings.documents.pdf_dpi,
+            max_pages=settings.documents.max_pages,
+        )
+
+    @provide
+    def submit_cards(
+        self, uow: UnitOfWorkFactory, storage: ObjectStorage, limits: UploadLimits, splitter: PageSplitter
+    ) -> SubmitCards:
+        return SubmitCards(uow, storage, PillowImageInspector(), limits, utc_now, uuid4, splitter=splitter)
+
+    @provide
+    def export_formats(self) -> ExportFormats:
+        return default_export_formats()
+
+    @provide
+    def export_bundler(self) -> ExportBundler:
+        return ZipBundler()
+
+    @provide
+    def export_transcript(self, uow: UnitOfWorkFactory, formats: ExportFormats) -> ExportTranscript:
+        return ExportTranscript(uow, formats)
+
+    @provide
+    def export_batch(self, uow: UnitOfWorkFactory, formats: ExportFormats, bundler: ExportBundler) -> ExportBatch:
+        return ExportBatch(uow, formats, bundler, utc_now)
+
+    @provide
+    def correct_transcript(self, uow: UnitOfWorkFactory) -> CorrectTranscript:
+        return CorrectTranscript(uow, utc_now)
+
+    @provide
+    def get_transcript(self, uow: UnitOfWorkFactory) -> GetTranscript:
+        return GetTranscript(uow)
+
+    @provide
+    def list_revisions(self, uow: UnitOfWorkFactory) -> ListRevisions:
+        return ListRevisions(uow)
+
+    @provide
+    def get_batch(self, uow: UnitOfWorkFactory) -> GetBatch:
+        return GetBatch(uow)
+
+    @provide
+    def cancel_batch(self, uow: UnitOfWorkFactory) -> CancelBatch:
+        return CancelBatch(uow, utc_now)
+
+    @provide
+    def retry_failed_cards(self, uow: UnitOfWorkFactory) -> RetryFailedCards:
+        return RetryFailedCards(uow, utc_now)
+
+    @provide
+    def delete_batch(self, uow: UnitOfWorkFactory, storage: ObjectStorage) -> DeleteBatch:
+        return DeleteBatch(uow, storage, utc_now)
+
+    @provide
+    def transcript_index(self, engine: AsyncEngine) -> TranscriptIndex:
+        return SqlTranscriptIndex(engine)
+
+    @provide
+    def search_transcripts(self, index: TranscriptIndex) -> SearchTranscripts:
+        return SearchTranscripts(index)
 
     @provide
     def get_task(self, uow: UnitOfWorkFactory) -> GetTask:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Self
@@ -10,10 +10,17 @@ from uuid import UUID
 
 from kartoteka.application.ports.images import ImageInfo
 from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError, StoredObject
-from kartoteka.application.ports.unit_of_work import Batch, OutboundMessage, TaskNotFoundError
+from kartoteka.application.ports.unit_of_work import (
+    Batch,
+    ConcurrentUpdateError,
+    OutboundMessage,
+    RevisionNotFoundError,
+    TaskNotFoundError,
+)
 from kartoteka.application.recognition.errors import UnsupportedImageError
 from kartoteka.application.recognition.messages import messages_for
 from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
 
@@ -48,13 +55,15 @@ class MemoryStorage:
 
 
 class MemoryDatabase:
-    """What has been committed: tasks, batches and the outbox."""
+    """What has been committed: tasks, batches, transcript revisions and the outbox."""
 
     def __init__(self) -> None:
         self.tasks: dict[UUID, RecognitionTask] = {}
         self.batches: dict[UUID, Batch] = {}
+        self.revisions: dict[UUID, list[TranscriptRevision]] = {}
         self.outbox: list[OutboundMessage] = []
         self.fail_commit = False
+        self.conflicts = 0  # commits that fail as if another writer had been first
 
 
 class _Tasks:
@@ -85,6 +94,11 @@ class _Tasks:
         self._seen[task.id] = task
         self.deleted.add(task.id)
 
+    async def in_batch(self, batch_id: UUID) -> list[RecognitionTask]:
+        ids = [t.id for t in self._db.tasks.values() if t.batch_id == batch_id]
+        tasks = [await self.get(task_id) for task_id in ids]
+        return sorted(tasks, key=lambda t: (t.batch_position is None, t.batch_position or 0, t.created_at))
+
     async def counts_by_status(self, batch_id: UUID | None = None) -> dict[TaskStatus, int]:
         counts = dict.fromkeys(TaskStatus, 0)
         for t in self._db.tasks.values():
@@ -94,14 +108,37 @@ class _Tasks:
 
 
 class _Batches:
-    def __init__(self) -> None:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
         self.added: list[Batch] = []
+        self.deleted: set[UUID] = set()
 
     async def add(self, batch: Batch) -> None:
         self.added.append(batch)
 
     async def get(self, batch_id: UUID) -> Batch | None:
-        return next((b for b in self.added if b.id == batch_id), None)
+        return next((b for b in self.added if b.id == batch_id), None) or self._db.batches.get(batch_id)
+
+    async def delete(self, batch_id: UUID) -> None:
+        self.deleted.add(batch_id)
+
+
+class _Revisions:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def get(self, task_id: UUID, number: int) -> TranscriptRevision:
+        for revision in self._db.revisions.get(task_id, []):
+            if revision.number == number:
+                return revision
+        task = self._db.tasks.get(task_id)
+        raise RevisionNotFoundError(task_id, number, task.revision if task else None)
+
+    async def history(self, task_id: UUID) -> list[TranscriptRevision]:
+        return list(self._db.revisions.get(task_id, []))
+
+    async def latest_of(self, task_ids: Collection[UUID]) -> dict[UUID, TranscriptRevision]:
+        return {t: self._db.revisions[t][-1] for t in task_ids if self._db.revisions.get(t)}
 
 
 class MemoryUnitOfWork:
@@ -110,7 +147,8 @@ class MemoryUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.tasks = _Tasks(self._db)
-        self.batches = _Batches()
+        self.batches = _Batches(self._db)
+        self.revisions = _Revisions(self._db)
         return self
 
     async def __aexit__(
@@ -121,7 +159,12 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         if self._db.fail_commit:
             raise ConnectionError("database down")
+        if self._db.conflicts:
+            self._db.conflicts -= 1
+            raise ConcurrentUpdateError("someone else was first")
         for task in self.tasks.seen:
+            self._db.revisions.setdefault(task.id, []).extend(task.new_revisions)
+            task.new_revisions.clear()
             for event in task.events:
                 self._db.outbox.extend(messages_for(event))
             task.events.clear()
@@ -131,6 +174,8 @@ class MemoryUnitOfWork:
                 self._db.tasks[task.id] = task
         for batch in self.batches.added:
             self._db.batches[batch.id] = batch
+        for batch_id in self.batches.deleted:
+            self._db.batches.pop(batch_id, None)
 
     async def rollback(self) -> None:
         return None

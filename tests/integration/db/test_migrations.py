@@ -50,3 +50,57 @@ def test_head_matches_the_schema_in_code_and_downgrades_cleanly(fresh_database: 
     assert tables(fresh_database) == {"alembic_version"}
     upgrade(fresh_database)  # and up again from nothing
     assert schema_differences(fresh_database) == []
+
+
+def test_transcripts_recognised_before_0003_become_revision_0_and_searchable(fresh_database: str) -> None:
+    import json
+    import uuid
+
+    downgrade(fresh_database, "base")
+    upgrade(fresh_database, "0002")
+    task_id = uuid.uuid4()
+    transcript = {
+        "width": 10,
+        "height": 10,
+        "lines": [
+            {
+                "words": [
+                    {
+                        "text": "Ба\u0301тюшка",
+                        "box": [1, 1, 5, 5],
+                        "detection_confidence": 0.9,
+                        "recognition_confidence": 0.8,
+                    },
+                ]
+            }
+        ],
+        "models": [],
+    }
+
+    async def run(sql: str, **params: object) -> list[tuple[object, ...]]:
+        engine = create_async_engine(fresh_database)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(text(sql), params)
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    asyncio.run(
+        run(
+            "INSERT INTO recognition_tasks (id, status, attempt, image_key, filename, content_type, size, width, "
+            "height, transcript, created_at, updated_at, finished_at, version) VALUES (:id, 'completed', 2, 'k', "
+            "'f.png', 'image/png', 1, 10, 10, CAST(:t AS jsonb), now(), now(), now(), 3)",
+            id=task_id,
+            t=json.dumps(transcript),
+        )
+    )
+    upgrade(fresh_database)
+    assert asyncio.run(run("SELECT number, kind, attempt FROM transcript_revisions")) == [(0, "machine", 2)]
+    assert asyncio.run(run("SELECT transcript_revision FROM recognition_tasks")) == [(0,)]
+    assert asyncio.run(run("SELECT body, revision FROM transcript_search")) == [("батюшка", 0)]
+    found = asyncio.run(run("SELECT task_id FROM transcript_search WHERE document @@ to_tsquery('simple', 'батюшка')"))
+    assert found == [(task_id,)]
+    assert asyncio.run(run("SELECT word FROM search_words")) == [("батюшка",)]
+    downgrade(fresh_database, "base")
+    upgrade(fresh_database)

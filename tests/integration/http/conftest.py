@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from kartoteka.application.recognition.messages import messages_for
 from kartoteka.di import api_container
+from kartoteka.domain.recognition.geometry import Box
+from kartoteka.domain.recognition.transcript import ModelIdentity, Transcript, TranscriptLine, TranscriptWord
+from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
 from kartoteka.presentation.http.app import create_app
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
@@ -54,3 +61,45 @@ def settings(migrated_database: str, s3_server: S3Server, redis_server: RedisSer
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async for c in client_for(settings):
         yield c
+
+
+ACUTE = "\u0301"
+
+
+def stressed_card(width: int = 64, height: int = 48) -> Transcript:
+    """A card with stress marks, an ё and an undertie, as the models would read it (NFC)."""
+
+    def w(text: str, box: tuple[float, float, float, float], det: float = 0.91, rec: float = 0.62) -> TranscriptWord:
+        return TranscriptWord(unicodedata.normalize("NFC", text), Box(*box), det, rec)
+
+    return Transcript(
+        width=width,
+        height=height,
+        lines=(
+            TranscriptLine((w(f"Ба{ACUTE}тюшка", (2, 2, 30, 14)), w("пришёл", (32, 2, 62, 14)))),
+            TranscriptLine((w("на\u203fгоре", (2, 20, 40, 32)), w(f"сиде{ACUTE}л", (42, 20, 62, 32)))),
+        ),
+        models=(
+            ModelIdentity("detector", "yolo-tiny", "r1", "pytorch"),
+            ModelIdentity("recognizer", "trocr-tiny", "r2", "onnx"),
+        ),
+    )
+
+
+async def finish_task(
+    database_url: str, task_id: str | uuid.UUID, transcript: Transcript | None = None, failure: str | None = None
+) -> None:
+    """What a worker does at the end of a job: the task's current attempt completes (or fails) in the database."""
+    engine = create_async_engine(database_url)
+    try:
+        async with SqlUnitOfWork(engine, messages_for) as uow:
+            task = await uow.tasks.get(uuid.UUID(str(task_id)))
+            now = utc_now()
+            task.start(task.attempt, now)
+            if failure is not None:
+                task.fail(task.attempt, failure, now)
+            else:
+                task.complete(task.attempt, transcript or stressed_card(), now)
+            await uow.commit()
+    finally:
+        await engine.dispose()

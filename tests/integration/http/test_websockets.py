@@ -23,6 +23,7 @@ from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 from kartoteka.presentation.http.app import create_app
 from kartoteka.presentation.http.live import LiveHub
 from kartoteka.runtime.relay import run_relay
+from tests.integration.http.conftest import finish_task
 
 
 def free_port() -> int:
@@ -177,3 +178,37 @@ async def test_legacy_status_socket(service: Service) -> None:
 
         pushed = await asyncio.wait_for(until_cancelled(), 15)
         assert pushed == {"id": task["id"], "status": {"type": "cancelled"}}
+
+
+async def test_a_correction_is_pushed_to_subscribers(service: Service) -> None:
+    task = (await service.submit())["tasks"][0]
+    await finish_task(service.settings.database.url, task["id"])
+    async with (
+        websockets.connect(service.ws + "/api/ws") as ws,
+        websockets.connect(service.ws + "/task/status") as legacy,
+    ):
+        await ws.send(json.dumps({"op": "subscribe", "tasks": [task["id"]]}))
+        assert (await receive(ws, "snapshot"))["tasks"][0]["revision"] == 0
+        await legacy.send(json.dumps({"id": task["id"]}))
+        assert json.loads(await legacy.recv())["status"]["type"] == "completed"
+
+        async with httpx.AsyncClient(base_url=service.base) as client:
+            edited = await client.patch(
+                f"/api/recognition/tasks/{task['id']}/transcript",
+                json={"edits": [{"op": "replace_text", "text": "Ма\u0301тушка\nпришла"}]},
+                headers={"If-Match": '"0"'},
+            )
+            assert edited.status_code == 200, edited.text
+
+        pushed = await receive(ws, "task.transcript", revision=1)
+        assert (pushed["task_id"], pushed["author"], pushed["status"]) == (task["id"], "anonymous", "completed")
+        assert pushed["task"]["revision"] == 1
+        assert pushed["task"]["text"] == "Ма\u0301тушка\nпришла"
+
+        async def legacy_text() -> dict[str, Any]:
+            while True:  # a late push for the completion may come first
+                frame = dict(json.loads(await legacy.recv()))
+                if frame["status"].get("text") == "Ма\u0301тушка\nпришла":
+                    return frame
+
+        assert (await asyncio.wait_for(legacy_text(), 15))["status"]["type"] == "completed"

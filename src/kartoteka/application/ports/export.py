@@ -26,7 +26,8 @@ class ExportDocument:
     upload; the transcript's own ``width``/``height`` are the pixels its boxes are
     measured in (after EXIF orientation), which is what layout formats describe.
     ``revision`` 0 is the models' output; a correction raises it and names who
-    made it and when.
+    made it (``revised_by``) and when; a later machine reading (a re-run) raises
+    it too, with a time but no editor.
     """
 
     transcript: Transcript

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
 
@@ -16,6 +17,21 @@ class TaskNotFoundError(Exception):
     def __init__(self, task_id: UUID) -> None:
         super().__init__(f"task {task_id} does not exist")
         self.task_id = task_id
+
+
+class BatchNotFoundError(Exception):
+    def __init__(self, batch_id: UUID) -> None:
+        super().__init__(f"batch {batch_id} does not exist")
+        self.batch_id = batch_id
+
+
+class RevisionNotFoundError(Exception):
+    def __init__(self, task_id: UUID, number: int, latest: int | None) -> None:
+        have = "no transcript yet" if latest is None else f"revisions 0 to {latest}"
+        super().__init__(f"task {task_id} has no revision {number}; it has {have}")
+        self.task_id = task_id
+        self.number = number
+        self.latest = latest
 
 
 class DatabaseUnavailableError(Exception):
@@ -51,6 +67,10 @@ class TaskRepository(Protocol):
 
     async def delete(self, task: RecognitionTask) -> None: ...
 
+    async def in_batch(self, batch_id: UUID) -> list[RecognitionTask]:
+        """Every task of the batch, in the order they were submitted (pages in page order)."""
+        ...
+
     async def counts_by_status(self, batch_id: UUID | None = None) -> dict[TaskStatus, int]: ...
 
     @property
@@ -64,6 +84,24 @@ class BatchRepository(Protocol):
 
     async def get(self, batch_id: UUID) -> Batch | None: ...
 
+    async def delete(self, batch_id: UUID) -> None: ...
+
+
+class RevisionRepository(Protocol):
+    """Past and present transcripts of tasks; new revisions are saved with their task."""
+
+    async def get(self, task_id: UUID, number: int) -> TranscriptRevision:
+        """Raises RevisionNotFoundError."""
+        ...
+
+    async def history(self, task_id: UUID) -> list[TranscriptRevision]:
+        """Oldest first; empty for a task that was never read."""
+        ...
+
+    async def latest_of(self, task_ids: Collection[UUID]) -> dict[UUID, TranscriptRevision]:
+        """The newest revision of each task that has one, in one round trip."""
+        ...
+
 
 class UnitOfWork(Protocol):
     @property
@@ -71,6 +109,9 @@ class UnitOfWork(Protocol):
 
     @property
     def batches(self) -> BatchRepository: ...
+
+    @property
+    def revisions(self) -> RevisionRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from uuid import UUID
+
+from kartoteka.domain.recognition.task import TaskStatus
 
 
 class RejectionKind(enum.StrEnum):
@@ -12,18 +15,30 @@ class RejectionKind(enum.StrEnum):
     UNREADABLE = "unreadable"
     TOO_MANY_PIXELS = "too_many_pixels"
     TOO_MANY_FILES = "too_many_files"
+    TOO_MANY_PAGES = "too_many_pages"
 
 
 class UploadRejectedError(Exception):
     """One file of a submission is unusable; nothing of the submission was stored."""
 
-    def __init__(self, filename: str | None, kind: RejectionKind, reason: str) -> None:
+    def __init__(self, filename: str | None, kind: RejectionKind, reason: str, page: int | None = None) -> None:
         where = f"{filename}: " if filename else ""
-        super().__init__(where + reason)
+        on_page = f"page {page}: " if page is not None else ""
+        super().__init__(where + on_page + reason)
         self.filename = filename
         self.kind = kind
         self.reason = reason
+        self.page = page
 
 
 class UnsupportedImageError(Exception):
     """Decodable, but not one of the accepted card formats."""
+
+
+class TranscriptNotReadyError(Exception):
+    """The card has no transcript to show, correct or export yet (queued, running, failed or cancelled)."""
+
+    def __init__(self, task_id: UUID, status: TaskStatus) -> None:
+        super().__init__(f"task {task_id} is {status.value}: it has no completed transcript yet")
+        self.task_id = task_id
+        self.status = status

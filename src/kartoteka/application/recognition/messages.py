@@ -4,6 +4,10 @@ Three destinations, all written to the outbox and delivered by the relay:
 ``recognition.jobs`` (a TaskIQ job for a worker), ``status`` (Redis pub/sub
 for live watchers; may be lost, clients re-read the database), and
 ``integration`` (a durable topic exchange for other services).
+
+Status changes go out as ``task.status``; a correction, which leaves the status
+as it is, goes out as ``task.transcript`` with the new revision number, on the
+same channels, so a watcher sees an edit the way it sees a completion.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from kartoteka.domain.recognition.events import (
     TaskFailed,
     TaskQueued,
     TaskStarted,
+    TaskTranscriptRevised,
 )
 from kartoteka.domain.recognition.task import TaskStatus
 
@@ -42,7 +47,12 @@ _STATUS_OF: dict[type[DomainEvent], str] = {
 }
 
 
+TRANSCRIPT_EVENT = "task.transcript"
+
+
 def messages_for(event: DomainEvent) -> list[OutboundMessage]:
+    if isinstance(event, TaskTranscriptRevised):
+        return _revision_messages(event)
     task = str(event.task_id)
     status = _STATUS_OF[type(event)]
     body: dict[str, Any] = {
@@ -65,3 +75,20 @@ def messages_for(event: DomainEvent) -> list[OutboundMessage]:
     if isinstance(event, TaskCompleted | TaskDeleted):
         out.append(sync_card(task))  # the scan joins (or leaves) the gallery
     return out
+
+
+def _revision_messages(event: TaskTranscriptRevised) -> list[OutboundMessage]:
+    task = str(event.task_id)
+    body: dict[str, Any] = {
+        "type": TRANSCRIPT_EVENT,
+        "task_id": task,
+        "attempt": event.attempt,
+        "status": TaskStatus.COMPLETED.value,
+        "revision": event.revision,
+        "author": event.author,
+        "at": event.occurred_at.isoformat(),
+    }
+    return [
+        OutboundMessage(STATUS, task, body),
+        OutboundMessage(INTEGRATION, "recognition.task.transcript_revised", body),
+    ]

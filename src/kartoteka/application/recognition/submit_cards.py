@@ -1,8 +1,21 @@
-"""SubmitCards: a linguist uploads one or many scans; each becomes a queued recognition task.
+"""SubmitCards: a linguist uploads one or many scans; each card becomes a queued recognition task.
 
 All or nothing: every file is checked before any byte is stored, and if
 storing or committing fails, the objects already written are removed, so a
 refused or failed request leaves neither tasks nor orphaned scans behind.
+
+Archives scan whole boxes of cards into one PDF or multi-page TIFF, so a file
+may hold many cards: every page becomes a card of its own, in page order, all
+in one batch, each checked like a single scan (a page too large refuses the
+request and names the file and the page).
+
+Limits: ``max_files`` counts the files of a request, as the name says, and
+``max_cards`` the cards they become, pages included. Each is checked before
+the work it bounds: the file count before anything is read, each document's
+page count before its pages are rendered (the splitter's own ``max_pages``),
+and the running card total after each document, so a request can never make
+more than ``max_cards`` tasks, and never renders more than one document past
+the point where it is refused.
 """
 
 from __future__ import annotations
@@ -14,11 +27,18 @@ from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.ports.images import ImageInfo, ImageInspector
+from kartoteka.application.ports.pages import (
+    PageImage,
+    PageSplitError,
+    PageSplitter,
+    PageTooLargeError,
+    TooManyPagesError,
+)
 from kartoteka.application.ports.storage import ObjectStorage
 from kartoteka.application.ports.unit_of_work import Batch, UnitOfWork
 from kartoteka.application.recognition.errors import RejectionKind, UnsupportedImageError, UploadRejectedError
 from kartoteka.domain.recognition.errors import UnreadableImageError
-from kartoteka.domain.recognition.task import CardImage, RecognitionTask
+from kartoteka.domain.recognition.task import CardImage, RecognitionTask, SourcePage
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +52,16 @@ class UploadLimits:
     max_upload_bytes: int
     max_pixels: int
     max_files: int
+    max_cards: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Card:
+    """One page of one upload, checked and ready to store."""
+
+    page: PageImage
+    info: ImageInfo
+    source: SourcePage | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +84,8 @@ class SubmitCards:
         limits: UploadLimits,
         clock: Callable[[], datetime],
         new_id: Callable[[], UUID],
+        *,
+        splitter: PageSplitter | None = None,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -61,6 +93,7 @@ class SubmitCards:
         self._limits = limits
         self._clock = clock
         self._new_id = new_id
+        self._splitter = splitter
 
     async def __call__(self, uploads: Sequence[Upload], batch_label: str | None = None) -> Submission:
         if not uploads:
@@ -71,27 +104,46 @@ class SubmitCards:
                 RejectionKind.TOO_MANY_FILES,
                 f"{len(uploads)} files; at most {self._limits.max_files} per request",
             )
-        infos = [await self._check(upload) for upload in uploads]
+        cards: list[_Card] = []
+        for upload in uploads:
+            pages = await self._pages(upload)
+            if len(cards) + len(pages) > self._limits.max_cards:
+                raise UploadRejectedError(
+                    upload.filename or "(unnamed file)",
+                    RejectionKind.TOO_MANY_PAGES,
+                    f"the request would make more than {self._limits.max_cards} cards "
+                    f"({len(cards)} before this file, {len(pages)} in it)",
+                )
+            cards += [await self._check(upload, page) for page in pages]
 
         now = self._clock()
-        batch = Batch(self._new_id(), batch_label, now) if len(uploads) > 1 or batch_label else None
+        batch = Batch(self._new_id(), batch_label, now) if len(cards) > 1 or batch_label else None
         tasks = []
-        for upload, info in zip(uploads, infos, strict=True):
+        for position, card in enumerate(cards):
             task_id = self._new_id()
             image = CardImage(
-                key=card_key(task_id, info.extension),
-                filename=upload.filename,
-                content_type=info.content_type,
-                size=len(upload.data),
-                width=info.width,
-                height=info.height,
+                key=card_key(task_id, card.info.extension),
+                filename=card.page.filename,
+                content_type=card.info.content_type,
+                size=len(card.page.data),
+                width=card.info.width,
+                height=card.info.height,
+                source=card.source,
             )
-            tasks.append(RecognitionTask.submit(task_id, image, now, batch_id=batch.id if batch else None))
+            tasks.append(
+                RecognitionTask.submit(
+                    task_id,
+                    image,
+                    now,
+                    batch_id=batch.id if batch else None,
+                    batch_position=position if batch else None,
+                )
+            )
 
         stored: list[str] = []
         try:
-            for task, upload in zip(tasks, uploads, strict=True):
-                await self._storage.put(task.image.key, upload.data, task.image.content_type)
+            for task, card in zip(tasks, cards, strict=True):
+                await self._storage.put(task.image.key, card.page.data, task.image.content_type)
                 stored.append(task.image.key)
             async with self._uow() as uow:
                 if batch is not None:
@@ -106,7 +158,8 @@ class SubmitCards:
             raise
         return Submission(batch=batch, tasks=tuple(tasks))
 
-    async def _check(self, upload: Upload) -> ImageInfo:
+    async def _pages(self, upload: Upload) -> list[PageImage]:
+        """The upload's pages in order (itself, for a plain image), or a rejection naming the file and page."""
         name = upload.filename or "(unnamed file)"
         if not upload.data:
             raise UploadRejectedError(name, RejectionKind.UNREADABLE, "the file is empty")
@@ -116,16 +169,33 @@ class SubmitCards:
                 RejectionKind.TOO_LARGE,
                 f"{len(upload.data)} bytes; at most {self._limits.max_upload_bytes} are accepted",
             )
+        if self._splitter is None:
+            return [PageImage(name, upload.data, "application/octet-stream", 1, 1, name)]
         try:
-            info = await self._inspector.inspect(upload.data, self._limits.max_pixels)
+            return await self._splitter.split(upload.data, name)
+        except PageTooLargeError as exc:
+            raise UploadRejectedError(name, RejectionKind.TOO_MANY_PIXELS, exc.reason, exc.page_number) from None
+        except TooManyPagesError as exc:
+            raise UploadRejectedError(name, RejectionKind.TOO_MANY_PAGES, exc.reason) from None
+        except PageSplitError as exc:
+            raise UploadRejectedError(name, RejectionKind.UNREADABLE, exc.reason, exc.page_number) from None
+
+    async def _check(self, upload: Upload, page: PageImage) -> _Card:
+        name = upload.filename or "(unnamed file)"
+        from_document = page.filename != page.source_filename
+        number = page.page_number if from_document else None
+        try:
+            info = await self._inspector.inspect(page.data, self._limits.max_pixels)
         except UnsupportedImageError as exc:
-            raise UploadRejectedError(name, RejectionKind.UNSUPPORTED_TYPE, str(exc)) from None
+            raise UploadRejectedError(name, RejectionKind.UNSUPPORTED_TYPE, str(exc), number) from None
         except UnreadableImageError as exc:
-            raise UploadRejectedError(name, RejectionKind.UNREADABLE, str(exc)) from None
+            raise UploadRejectedError(name, RejectionKind.UNREADABLE, str(exc), number) from None
         if info.width * info.height > self._limits.max_pixels:
             raise UploadRejectedError(
                 name,
                 RejectionKind.TOO_MANY_PIXELS,
                 f"{info.width}×{info.height} pixels; at most {self._limits.max_pixels} are accepted",
+                number,
             )
-        return info
+        source = SourcePage(page.source_filename, page.page_number, page.page_count) if from_document else None
+        return _Card(page, info, source)

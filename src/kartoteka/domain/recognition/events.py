@@ -52,3 +52,11 @@ class TaskCancelled(DomainEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskDeleted(DomainEvent):
     pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskTranscriptRevised(DomainEvent):
+    """A person corrected the transcript: watchers must show the new revision."""
+
+    revision: int
+    author: str

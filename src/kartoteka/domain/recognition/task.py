@@ -10,10 +10,13 @@ are refused here, so a late or duplicated message can never corrupt a task.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+from kartoteka.domain.recognition.corrections import Edit, apply_edits
 from kartoteka.domain.recognition.events import (
     DomainEvent,
     TaskCancelled,
@@ -23,7 +26,9 @@ from kartoteka.domain.recognition.events import (
     TaskFailed,
     TaskQueued,
     TaskStarted,
+    TaskTranscriptRevised,
 )
+from kartoteka.domain.recognition.revisions import RevisionKind, StaleRevisionError, TranscriptRevision
 from kartoteka.domain.recognition.transcript import Transcript
 
 
@@ -65,6 +70,15 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcePage:
+    """Which page of an uploaded document (a PDF, a multi-page TIFF) a card was cut from."""
+
+    filename: str
+    number: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class CardImage:
     """Where the scan lives and what it is, as validated at upload."""
 
@@ -74,6 +88,7 @@ class CardImage:
     size: int
     width: int
     height: int
+    source: SourcePage | None = None
 
 
 @dataclass(eq=False)
@@ -86,16 +101,33 @@ class RecognitionTask:
     attempt: int = 1
     progress: Progress = field(default_factory=Progress)
     transcript: Transcript | None = None
+    revision: int | None = None
+    batch_position: int | None = None
     error: str | None = None
     updated_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+    new_revisions: list[TranscriptRevision] = field(default_factory=list, repr=False)
 
     @classmethod
-    def submit(cls, task_id: UUID, image: CardImage, now: datetime, batch_id: UUID | None = None) -> RecognitionTask:
-        task = cls(id=task_id, image=image, created_at=now, batch_id=batch_id, updated_at=now)
+    def submit(
+        cls,
+        task_id: UUID,
+        image: CardImage,
+        now: datetime,
+        batch_id: UUID | None = None,
+        batch_position: int | None = None,
+    ) -> RecognitionTask:
+        task = cls(
+            id=task_id,
+            image=image,
+            created_at=now,
+            batch_id=batch_id,
+            batch_position=batch_position,
+            updated_at=now,
+        )
         task.events.append(TaskQueued(task_id=task_id, attempt=1, occurred_at=now))
         return task
 
@@ -117,11 +149,68 @@ class RecognitionTask:
         if self.status is not TaskStatus.RUNNING:
             raise IllegalTransitionError(self.id, self.status, "complete")
         self.status = TaskStatus.COMPLETED
-        self.transcript = transcript
+        self._revise(transcript, RevisionKind.MACHINE, now, author=None, operations=())
         self.error = None
         self.progress = Progress("done", len(transcript.words), len(transcript.words))
         self._finish(now)
         self.events.append(TaskCompleted(task_id=self.id, attempt=attempt, occurred_at=now))
+
+    def correct(
+        self,
+        edits: Sequence[Edit],
+        author: str,
+        now: datetime,
+        *,
+        expected_revision: int | None,
+    ) -> TranscriptRevision:
+        """A person's edits become the next revision; the ones before it stay as they were.
+
+        Only a completed task is corrected: while a re-run is queued or running
+        its result is about to become the newest revision, and a failed or
+        cancelled card has no reading of this attempt to correct. With
+        ``expected_revision`` the editor says which revision they edited; if
+        someone else has added one since, nothing changes. Edits that do not fit
+        the transcript (a missing word, an empty text) raise CorrectionError.
+        """
+        if self.status is not TaskStatus.COMPLETED or self.transcript is None or self.revision is None:
+            raise IllegalTransitionError(self.id, self.status, "correct the transcript")
+        if expected_revision is not None and expected_revision != self.revision:
+            raise StaleRevisionError(self.id, expected_revision, self.revision)
+        transcript = apply_edits(self.transcript, edits)
+        operations = tuple(edit.describe() for edit in edits)
+        revision = self._revise(transcript, RevisionKind.CORRECTION, now, author=author, operations=operations)
+        self._touch(now)
+        self.events.append(
+            TaskTranscriptRevised(
+                task_id=self.id, attempt=self.attempt, occurred_at=now, revision=revision.number, author=author
+            )
+        )
+        return revision
+
+    def _revise(
+        self,
+        transcript: Transcript,
+        kind: RevisionKind,
+        now: datetime,
+        *,
+        author: str | None,
+        operations: tuple[dict[str, Any], ...],
+    ) -> TranscriptRevision:
+        """The models' first reading is revision 0; every later reading or correction takes the next number."""
+        number = 0 if self.revision is None else self.revision + 1
+        revision = TranscriptRevision(
+            number=number,
+            kind=kind,
+            transcript=transcript,
+            created_at=now,
+            attempt=self.attempt,
+            author=author,
+            operations=operations,
+        )
+        self.transcript = transcript
+        self.revision = number
+        self.new_revisions.append(revision)
+        return revision
 
     def fail(self, attempt: int, reason: str, now: datetime) -> None:
         self._check_attempt(attempt)
@@ -155,7 +244,11 @@ class RecognitionTask:
         self.events.append(TaskCancelled(task_id=self.id, attempt=attempt, occurred_at=now))
 
     def retry(self, now: datetime) -> None:
-        """Run again with the current models, as a new attempt; only from a final status."""
+        """Run again with the current models, as a new attempt; only from a final status.
+
+        The transcript and its revisions stay as they are (a corrected card keeps
+        its corrections); the new reading is added as the next revision.
+        """
         if not self.status.is_final:
             raise IllegalTransitionError(self.id, self.status, "retry")
         self.attempt += 1

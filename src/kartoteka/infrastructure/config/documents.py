@@ -1,7 +1,7 @@
 """How multi-page uploads (PDF, multi-page TIFF) are turned into card images.
 
-A section of its own so that the page splitter depends on what it needs, not on
-the whole configuration; the lead wires it into ``Settings``.
+A section of its own (``Settings.documents``) so that the page splitter depends on
+what it needs, not on the whole configuration.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class DocumentSettings(BaseModel):
         500,
         ge=1,
         le=10_000,
-        description="Most pages taken from one PDF or multi-page TIFF; a longer document is refused before any "
-        "page is rendered, so one upload cannot tie up a worker thread for hours.",
+        description="Most pages taken from one PDF or multi-page TIFF, and most cards one submission makes "
+        "in all; a longer document is refused before any page is rendered, so one upload cannot tie up a "
+        "thread for hours or hold thousands of rendered pages in memory.",
     )

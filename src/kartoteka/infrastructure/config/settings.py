@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kartoteka.infrastructure.config.documents import DocumentSettings
 from kartoteka.infrastructure.config.embedders import EmbedderRegistrySettings
 from kartoteka.infrastructure.config.gallery import GallerySettings
 from kartoteka.infrastructure.config.s3 import S3Settings
@@ -154,7 +155,13 @@ class ApiSettings(Section):
     host: str = Field("127.0.0.1", description="Address uvicorn binds to (0.0.0.0 in containers).")
     port: int = Field(8000, ge=1, le=65535, description="Port uvicorn listens on.")
     max_upload_bytes: int = Field(30 * 1024 * 1024, ge=1, description="Largest card scan accepted, in bytes.")
-    max_files: int = Field(100, ge=1, le=10_000, description="Most files in one submission.")
+    max_files: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Most files in one submission (a PDF or multi-page TIFF counts once here; its pages count "
+        "against documents.max_pages).",
+    )
     ws_per_message_deflate: bool = Field(
         False,
         description="Compress WebSocket messages. Off by default: status events are small, and compression "
@@ -177,6 +184,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     broker: BrokerSettings = BrokerSettings()
     recognition: RecognitionSettings = RecognitionSettings()
+    documents: DocumentSettings = DocumentSettings()
     inference: InferenceSettings = InferenceSettings()
     embedding: EmbedderRegistrySettings = EmbedderRegistrySettings()
     gallery: GallerySettings = GallerySettings()

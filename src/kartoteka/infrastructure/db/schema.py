@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -22,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
 metadata = MetaData(
     naming_convention={
@@ -67,6 +68,14 @@ recognition_tasks = Table(
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("version", Integer, nullable=False),
+    # The number of the transcript's latest revision (the transcript column holds its text); null before one.
+    Column("transcript_revision", Integer, nullable=True),
+    # Order within the batch as submitted: pages of a document in page order.
+    Column("batch_position", Integer, nullable=True),
+    # The PDF or multi-page TIFF a card was cut from, and which of its pages it is.
+    Column("source_filename", Text, nullable=True),
+    Column("source_page", Integer, nullable=True),
+    Column("source_page_count", Integer, nullable=True),
     CheckConstraint(f"status IN {TASK_STATUSES!r}".replace(",)", ")"), name="status"),
     CheckConstraint("attempt >= 1", name="attempt"),
     Index(None, "status"),
@@ -90,6 +99,56 @@ outbox = Table(
 )
 
 OUTBOX_CHANNEL = "kartoteka_outbox"
+
+# ------------------------------------------------------------------------- transcripts and search
+
+REVISION_KINDS = ("machine", "correction")
+
+transcript_revisions = Table(
+    "transcript_revisions",
+    metadata,
+    Column("task_id", UUID(as_uuid=True), ForeignKey("recognition_tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("author", Text, nullable=True),
+    Column("attempt", Integer, nullable=False),
+    Column("operations", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("transcript", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"kind IN {REVISION_KINDS!r}", name="kind"),
+    CheckConstraint("number >= 0", name="number"),
+)
+
+# The latest revision of each card in search forms (see domain.recognition.search): ``body`` has one
+# line of space-separated words per transcript line. Narrow on purpose: ranking reads every matching
+# row, so the lines as written (for highlights) are read from the task's transcript for a page only.
+SEARCH_CONFIG = "simple"
+transcript_search = Table(
+    "transcript_search",
+    metadata,
+    Column("task_id", UUID(as_uuid=True), ForeignKey("recognition_tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("document", TSVECTOR, Computed(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, body)", persisted=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_transcript_search_document", "document", postgresql_using="gin"),
+)
+
+# Every word form ever indexed, with an ASCII key for pg_trgm (see db.search: trigram_key), to find
+# near misses of a query word. Words are never removed: a stale one only yields a candidate that
+# matches no card.
+search_words = Table(
+    "search_words",
+    metadata,
+    Column("word", Text, primary_key=True),
+    Column("trigrams", Text, nullable=False),
+    Index(
+        "ix_search_words_trigrams",
+        "trigrams",
+        postgresql_using="gin",
+        postgresql_ops={"trigrams": "gin_trgm_ops"},
+    ),
+)
 
 # ------------------------------------------------------------------------------------------- gallery
 

@@ -1,18 +1,30 @@
-"""SqlTaskRepository: recognition tasks as rows, mapped by hand, with optimistic versioning."""
+"""SqlTaskRepository: recognition tasks as rows, mapped by hand, with optimistic versioning.
+
+A task's new transcript revisions are written with it, in the same
+transaction, together with the card's search document: the text a search
+finds is always the revision the card shows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kartoteka.application.ports.unit_of_work import Batch, ConcurrentUpdateError, TaskNotFoundError
-from kartoteka.domain.recognition.task import CardImage, Progress, RecognitionTask, TaskStatus
+from kartoteka.application.ports.unit_of_work import (
+    Batch,
+    ConcurrentUpdateError,
+    RevisionNotFoundError,
+    TaskNotFoundError,
+)
+from kartoteka.domain.recognition.revisions import RevisionKind, TranscriptRevision
+from kartoteka.domain.recognition.task import CardImage, Progress, RecognitionTask, SourcePage, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
-from kartoteka.infrastructure.db.schema import batches, recognition_tasks
+from kartoteka.infrastructure.db.schema import batches, recognition_tasks, transcript_revisions
+from kartoteka.infrastructure.db.search import index_transcript
 
 
 def task_to_row(task: RecognitionTask) -> dict[str, Any]:
@@ -31,6 +43,11 @@ def task_to_row(task: RecognitionTask) -> dict[str, Any]:
         "progress_done": task.progress.done,
         "progress_total": task.progress.total,
         "transcript": task.transcript.to_dict() if task.transcript is not None else None,
+        "transcript_revision": task.revision,
+        "batch_position": task.batch_position,
+        "source_filename": task.image.source.filename if task.image.source else None,
+        "source_page": task.image.source.number if task.image.source else None,
+        "source_page_count": task.image.source.count if task.image.source else None,
         "error": task.error,
         "created_at": task.created_at,
         "updated_at": task.updated_at or task.created_at,
@@ -52,9 +69,16 @@ def task_from_row(row: Any) -> RecognitionTask:
             size=row.size,
             width=row.width,
             height=row.height,
+            source=(
+                SourcePage(row.source_filename, row.source_page, row.source_page_count)
+                if row.source_filename is not None
+                else None
+            ),
         ),
         progress=Progress(row.progress_stage, row.progress_done, row.progress_total),
         transcript=Transcript.from_dict(row.transcript) if row.transcript is not None else None,
+        revision=row.transcript_revision,
+        batch_position=row.batch_position,
         error=row.error,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -93,6 +117,23 @@ class SqlTaskRepository:
         self._seen[task.id] = task
         self._deleted.add(task.id)
 
+    async def in_batch(self, batch_id: UUID) -> list[RecognitionTask]:
+        rows = await self._conn.execute(
+            select(recognition_tasks)
+            .where(recognition_tasks.c.batch_id == batch_id)
+            .order_by(
+                recognition_tasks.c.batch_position.asc().nulls_last(),
+                recognition_tasks.c.created_at,
+                recognition_tasks.c.id,
+            )
+        )
+        tasks = []
+        for row in rows:
+            task = self._seen.get(row.id) or task_from_row(row)
+            self._seen[task.id] = task
+            tasks.append(task)
+        return tasks
+
     async def counts_by_status(self, batch_id: UUID | None = None) -> dict[TaskStatus, int]:
         query = select(recognition_tasks.c.status, func.count()).group_by(recognition_tasks.c.status)
         if batch_id is not None:
@@ -119,7 +160,17 @@ class SqlTaskRepository:
                 if result.rowcount != 1:
                     raise ConcurrentUpdateError(f"task {task_id} was changed by someone else")
                 task.version += 1
+            if task_id not in self._deleted and task.new_revisions:
+                await self._save_revisions(task)
         self._new.clear()
+
+    async def _save_revisions(self, task: RecognitionTask) -> None:
+        await self._conn.execute(
+            insert(transcript_revisions), [revision_to_row(task.id, r) for r in task.new_revisions]
+        )
+        latest = task.new_revisions[-1]
+        await index_transcript(self._conn, task.id, latest.number, latest.transcript, latest.created_at)
+        task.new_revisions.clear()
 
 
 class SqlBatchRepository:
@@ -132,3 +183,62 @@ class SqlBatchRepository:
     async def get(self, batch_id: UUID) -> Batch | None:
         row = (await self._conn.execute(select(batches).where(batches.c.id == batch_id))).first()
         return Batch(id=row.id, label=row.label, created_at=row.created_at) if row is not None else None
+
+    async def delete(self, batch_id: UUID) -> None:
+        await self._conn.execute(delete(batches).where(batches.c.id == batch_id))
+
+
+def revision_to_row(task_id: UUID, revision: TranscriptRevision) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "number": revision.number,
+        "kind": revision.kind.value,
+        "author": revision.author,
+        "attempt": revision.attempt,
+        "operations": list(revision.operations),
+        "transcript": revision.transcript.to_dict(),
+        "created_at": revision.created_at,
+    }
+
+
+def revision_from_row(row: Any) -> TranscriptRevision:
+    return TranscriptRevision(
+        number=row.number,
+        kind=RevisionKind(row.kind),
+        transcript=Transcript.from_dict(row.transcript),
+        created_at=row.created_at,
+        attempt=row.attempt,
+        author=row.author,
+        operations=tuple(row.operations),
+    )
+
+
+class SqlRevisionRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def get(self, task_id: UUID, number: int) -> TranscriptRevision:
+        r = transcript_revisions
+        row = (await self._conn.execute(select(r).where(r.c.task_id == task_id, r.c.number == number))).first()
+        if row is None:
+            latest = await self._conn.scalar(
+                select(recognition_tasks.c.transcript_revision).where(recognition_tasks.c.id == task_id)
+            )
+            raise RevisionNotFoundError(task_id, number, latest)
+        return revision_from_row(row)
+
+    async def history(self, task_id: UUID) -> list[TranscriptRevision]:
+        r = transcript_revisions
+        rows = await self._conn.execute(select(r).where(r.c.task_id == task_id).order_by(r.c.number))
+        return [revision_from_row(row) for row in rows]
+
+    async def latest_of(self, task_ids: Collection[UUID]) -> dict[UUID, TranscriptRevision]:
+        if not task_ids:
+            return {}
+        r, t = transcript_revisions, recognition_tasks
+        rows = await self._conn.execute(
+            select(r)
+            .join(t, and_(t.c.id == r.c.task_id, t.c.transcript_revision == r.c.number))
+            .where(t.c.id.in_(list(task_ids)))
+        )
+        return {row.task_id: revision_from_row(row) for row in rows}

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError, OutboundMessage
 from kartoteka.domain.recognition.events import DomainEvent
 from kartoteka.infrastructure.db.schema import outbox
-from kartoteka.infrastructure.db.tasks import SqlBatchRepository, SqlTaskRepository
+from kartoteka.infrastructure.db.tasks import SqlBatchRepository, SqlRevisionRepository, SqlTaskRepository
 
 MessageMapper = Callable[[DomainEvent], list[OutboundMessage]]
 
@@ -26,6 +26,7 @@ MessageMapper = Callable[[DomainEvent], list[OutboundMessage]]
 class SqlUnitOfWork:
     tasks: SqlTaskRepository
     batches: SqlBatchRepository
+    revisions: SqlRevisionRepository
 
     def __init__(self, engine: AsyncEngine, messages_for: MessageMapper) -> None:
         self._engine = engine
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
             raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
         self.tasks = SqlTaskRepository(self._conn)
         self.batches = SqlBatchRepository(self._conn)
+        self.revisions = SqlRevisionRepository(self._conn)
         return self
 
     async def __aexit__(

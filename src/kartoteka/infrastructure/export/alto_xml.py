@@ -153,7 +153,7 @@ class AltoXmlExporter:
             backend = f", {model.backend} backend" if model.backend else ""
             _sub(software, "applicationDescription", f"{model.role} model run by {PRODUCER}{backend}")
 
-        if document.revision > 0:
+        if document.revision > 0 and document.revised_by:  # a later machine reading names no editor
             element = step("contentModification", xsd_datetime(document.last_change))
             if document.revised_by:
                 _sub(element, "processingAgency", document.revised_by)

@@ -9,7 +9,17 @@ from dishka import AsyncContainer
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import FastAPI
 
-from kartoteka.presentation.http import gallery, gallery_events, health, legacy, recognition, ws
+from kartoteka.presentation.http import (
+    batches,
+    gallery,
+    gallery_events,
+    health,
+    legacy,
+    recognition,
+    search,
+    transcripts,
+    ws,
+)
 from kartoteka.presentation.http.errors import install_error_handlers
 
 
@@ -28,6 +38,9 @@ def create_app(container: AsyncContainer) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(recognition.router)
+    app.include_router(transcripts.router)
+    app.include_router(batches.router)
+    app.include_router(search.router)
     app.include_router(legacy.router)
     app.include_router(ws.router)
     app.include_router(gallery.router)

@@ -17,21 +17,32 @@ from kartoteka.application.gallery.errors import (
     QueryNotUsableError,
     TextSearchUnavailableError,
 )
+from kartoteka.application.ports.export import UnknownExportFormatError
 from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError
 from kartoteka.application.ports.unit_of_work import (
+    BatchNotFoundError,
     ConcurrentUpdateError,
     DatabaseUnavailableError,
+    RevisionNotFoundError,
     TaskNotFoundError,
 )
-from kartoteka.application.recognition.errors import RejectionKind, UnsupportedImageError, UploadRejectedError
+from kartoteka.application.recognition.errors import (
+    RejectionKind,
+    TranscriptNotReadyError,
+    UnsupportedImageError,
+    UploadRejectedError,
+)
 from kartoteka.application.recognition.queries import InvalidCursorError
+from kartoteka.application.recognition.search import InvalidSearchError
 from kartoteka.domain.gallery.image import (
     ImageConflictError,
     ImageNotDeletableError,
     ImageNotFoundError,
     InvalidGalleryPathError,
 )
+from kartoteka.domain.recognition.corrections import CorrectionError
 from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.domain.recognition.revisions import StaleRevisionError
 from kartoteka.domain.recognition.task import IllegalTransitionError
 
 log = logging.getLogger(__name__)
@@ -41,25 +52,68 @@ _REJECTION_STATUS = {
     RejectionKind.TOO_MANY_FILES: 413,
     RejectionKind.TOO_LARGE: 413,
     RejectionKind.TOO_MANY_PIXELS: 413,
+    RejectionKind.TOO_MANY_PAGES: 413,
     RejectionKind.UNSUPPORTED_TYPE: 415,
     RejectionKind.UNREADABLE: 422,
 }
 
 
-def error(status: int, message: str, detail: object = None) -> JSONResponse:
-    return JSONResponse({"error": message, "detail": detail}, status_code=status)
+class MissingPreconditionError(Exception):
+    """A change that must say which revision it was made against came without ``If-Match`` (HTTP 428)."""
+
+
+def error(status: int, message: str, detail: object = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "detail": detail}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UploadRejectedError)
     async def rejected(_: Request, exc: UploadRejectedError) -> JSONResponse:
         return error(
-            _REJECTION_STATUS[exc.kind], str(exc), {"file": exc.filename, "kind": exc.kind.value, "reason": exc.reason}
+            _REJECTION_STATUS[exc.kind],
+            str(exc),
+            {"file": exc.filename, "page": exc.page, "kind": exc.kind.value, "reason": exc.reason},
         )
 
     @app.exception_handler(TaskNotFoundError)
     async def not_found(_: Request, exc: TaskNotFoundError) -> JSONResponse:
         return error(404, str(exc), {"task_id": str(exc.task_id)})
+
+    @app.exception_handler(BatchNotFoundError)
+    async def batch_not_found(_: Request, exc: BatchNotFoundError) -> JSONResponse:
+        return error(404, str(exc), {"batch_id": str(exc.batch_id)})
+
+    @app.exception_handler(RevisionNotFoundError)
+    async def revision_not_found(_: Request, exc: RevisionNotFoundError) -> JSONResponse:
+        return error(
+            404, str(exc), {"task_id": str(exc.task_id), "revision": exc.number, "latest_revision": exc.latest}
+        )
+
+    @app.exception_handler(TranscriptNotReadyError)
+    async def not_ready(_: Request, exc: TranscriptNotReadyError) -> JSONResponse:
+        return error(409, str(exc), {"task_id": str(exc.task_id), "status": exc.status.value})
+
+    @app.exception_handler(StaleRevisionError)
+    async def stale(_: Request, exc: StaleRevisionError) -> JSONResponse:
+        headers = {"ETag": f'"{exc.current}"'} if exc.current is not None else None
+        detail = {"task_id": str(exc.task_id), "expected_revision": exc.expected, "current_revision": exc.current}
+        return error(412, str(exc), detail, headers)
+
+    @app.exception_handler(MissingPreconditionError)
+    async def precondition_required(_: Request, exc: MissingPreconditionError) -> JSONResponse:
+        return error(428, str(exc), None)
+
+    @app.exception_handler(CorrectionError)
+    async def bad_edit(_: Request, exc: CorrectionError) -> JSONResponse:
+        return error(422, f"the edit cannot be applied: {exc}", {"reason": str(exc)})
+
+    @app.exception_handler(UnknownExportFormatError)
+    async def unknown_format(_: Request, exc: UnknownExportFormatError) -> JSONResponse:
+        return error(422, str(exc), {"format": exc.name, "formats": list(exc.known)})
+
+    @app.exception_handler(InvalidSearchError)
+    async def bad_search(_: Request, exc: InvalidSearchError) -> JSONResponse:
+        return error(422, str(exc), None)
 
     @app.exception_handler(ObjectNotFoundError)
     async def object_missing(_: Request, exc: ObjectNotFoundError) -> JSONResponse:
@@ -103,7 +157,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IndexNotReadyError)
     @app.exception_handler(EncoderUnavailableError)
-    async def not_ready(_: Request, exc: Exception) -> JSONResponse:
+    async def no_index(_: Request, exc: Exception) -> JSONResponse:
         return error(503, str(exc), None)
 
     @app.exception_handler(DatabaseUnavailableError)

@@ -18,7 +18,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", response_class=JSONResponse, response_model=None)
 @inject
 async def ready(checks: FromDishka[list[DependencyCheck]]) -> JSONResponse:
     async def run(check: DependencyCheck) -> tuple[str, str]:

@@ -9,8 +9,11 @@ from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, File, Response, UploadFile
 
 from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.recognition.corrections import CorrectTranscript
 from kartoteka.application.recognition.manage_tasks import CancelTask, GetTask
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
+from kartoteka.domain.recognition.corrections import ReplaceText
+from kartoteka.domain.recognition.revisions import ANONYMOUS
 from kartoteka.presentation.http.schemas import LegacyTaskOut
 from kartoteka.presentation.http.uploads import read_upload
 
@@ -40,7 +43,15 @@ async def cancel(task_id: UUID, cancel: FromDishka[CancelTask]) -> dict[str, Any
     return LegacyTaskOut.of(await cancel(task_id)).to_json()
 
 
-@router.get("/image")
+@router.put("/update_text")
+@inject
+async def update_text(task_id: UUID, new_text: str, correct: FromDishka[CorrectTranscript]) -> dict[str, Any]:
+    """The whole text replaced, as a new revision: the earlier ones, the models' reading first, stay."""
+    result = await correct(task_id, [ReplaceText(new_text)], expected_revision=None, author=ANONYMOUS)
+    return LegacyTaskOut.of(result.task).to_json()
+
+
+@router.get("/image", response_class=Response, response_model=None)
 @inject
 async def image(task_id: UUID, get: FromDishka[GetTask], storage: FromDishka[ObjectStorage]) -> Response:
     task = await get(task_id)

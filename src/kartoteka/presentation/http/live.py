@@ -5,7 +5,8 @@ a full task snapshot read from PostgreSQL once per task (not once per socket),
 and events that arrive together (a batch finishing, a relay catching up) are
 handled as one burst: one query reads the snapshots of all of them, so a
 thousand completions cost one round trip rather than a thousand in a row.
-Progress events are forwarded as they are. A socket that cannot keep up is
+Corrections (``task.transcript``) are handled like status changes: a snapshot
+carries the new text. Progress events are forwarded as they are. A socket that cannot keep up is
 closed rather than allowed to hold memory without bound.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from kartoteka.application.ports.live import LiveEventSource
+from kartoteka.application.recognition.messages import TRANSCRIPT_EVENT
 from kartoteka.application.recognition.queries import TaskReader
 from kartoteka.domain.recognition.task import RecognitionTask
 
@@ -55,6 +57,9 @@ class Subscriber:
         except asyncio.QueueFull:
             self.overflowed.set()
 
+
+# Events after which watchers get the task as it is now, read from the database.
+SNAPSHOT_EVENTS = frozenset({"task.status", TRANSCRIPT_EVENT})
 
 # Small enough that the first events of a long backlog go out while the rest are still arriving.
 MAX_BURST = 200
@@ -125,10 +130,10 @@ class LiveHub:
             subscribers = self._watchers.get(task_id)
             if subscribers:
                 watched.append((subscribers, event, task_id))
-        changed = {task_id for _, event, task_id in watched if event.get("type") == "task.status"}
+        changed = {task_id for _, event, task_id in watched if event.get("type") in SNAPSHOT_EVENTS}
         snapshots = await self._snapshots(changed)
         for subscribers, event, task_id in watched:
-            task = snapshots.get(task_id) if event.get("type") == "task.status" else None
+            task = snapshots.get(task_id) if event.get("type") in SNAPSHOT_EVENTS else None
             for subscriber in list(subscribers):
                 message = subscriber.render(task, event)
                 if message is not None:

@@ -14,6 +14,7 @@ from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTas
 from kartoteka.application.recognition.queries import TaskFilter, TaskReader
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.domain.recognition.task import TaskStatus
+from kartoteka.presentation.http.conditional import etag
 from kartoteka.presentation.http.schemas import BatchOut, ErrorOut, SubmissionOut, TaskListOut, TaskOut
 from kartoteka.presentation.http.uploads import read_upload
 
@@ -25,12 +26,15 @@ ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code
 @router.post("/tasks", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionOut, responses=ERRORS)
 @inject
 async def submit_tasks(
-    images: Annotated[list[UploadFile], File(description="One or many card scans (JPEG, PNG, TIFF, WebP).")],
+    images: Annotated[
+        list[UploadFile],
+        File(description="Card scans (JPEG, PNG, TIFF, WebP); a PDF or multi-page TIFF gives one card per page."),
+    ],
     submit: FromDishka[SubmitCards],
     limits: FromDishka[UploadLimits],
     batch_label: Annotated[str | None, Form(max_length=500)] = None,
 ) -> SubmissionOut:
-    """Queue every file for recognition; a bad file refuses the whole request and nothing is stored."""
+    """Queue every card for recognition; a bad file or page refuses the whole request and nothing is stored."""
     uploads = [await read_upload(image, limits.max_upload_bytes) for image in images]
     submission = await submit(uploads, batch_label)
     return SubmissionOut(
@@ -60,11 +64,16 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskOut, responses=ERRORS)
 @inject
-async def get_task(task_id: UUID, get: FromDishka[GetTask]) -> TaskOut:
-    return TaskOut.of(await get(task_id))
+async def get_task(task_id: UUID, response: Response, get: FromDishka[GetTask]) -> TaskOut:
+    """The task; once it has a transcript, its ETag is the transcript's revision (for If-Match on corrections)."""
+    task = await get(task_id)
+    if task.revision is not None:
+        response.headers["ETag"] = etag(task.revision)
+        response.headers["Cache-Control"] = "no-cache"
+    return TaskOut.of(task)
 
 
-@router.get("/tasks/{task_id}/image", responses=ERRORS, response_class=Response)
+@router.get("/tasks/{task_id}/image", responses=ERRORS, response_class=Response, response_model=None)
 @inject
 async def get_task_image(task_id: UUID, get: FromDishka[GetTask], storage: FromDishka[ObjectStorage]) -> Response:
     """The scan exactly as uploaded."""

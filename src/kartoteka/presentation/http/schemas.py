@@ -23,12 +23,20 @@ class ProgressOut(BaseModel):
     total: int
 
 
+class SourcePageOut(BaseModel):
+    filename: str = Field(description="The uploaded PDF or multi-page TIFF.")
+    page: int = Field(description="Which of its pages this card is, from 1.")
+    page_count: int
+
+
 class TaskOut(BaseModel):
     id: UUID
     status: TaskStatus
     attempt: int
     batch_id: UUID | None
+    batch_position: int | None = Field(description="Order in the batch as submitted (pages in page order), from 0.")
     filename: str
+    source: SourcePageOut | None = Field(description="The document and page the card was cut from, if any.")
     content_type: str
     size: int
     width: int
@@ -36,6 +44,9 @@ class TaskOut(BaseModel):
     progress: ProgressOut
     text: str | None = Field(description="Plain transcript: words by spaces, lines by newlines.")
     transcript: dict[str, Any] | None = Field(description="Lines → words with boxes and confidences.")
+    revision: int | None = Field(
+        description="The transcript's latest revision (0 is the models' reading); send it as If-Match to correct."
+    )
     models: list[dict[str, str]]
     error: str | None
     created_at: datetime
@@ -43,6 +54,7 @@ class TaskOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     image_url: str
+    transcript_url: str
 
     @classmethod
     def of(cls, task: RecognitionTask) -> TaskOut:
@@ -52,7 +64,17 @@ class TaskOut(BaseModel):
             status=task.status,
             attempt=task.attempt,
             batch_id=task.batch_id,
+            batch_position=task.batch_position,
             filename=task.image.filename,
+            source=(
+                SourcePageOut(
+                    filename=task.image.source.filename,
+                    page=task.image.source.number,
+                    page_count=task.image.source.count,
+                )
+                if task.image.source is not None
+                else None
+            ),
             content_type=task.image.content_type,
             size=task.image.size,
             width=task.image.width,
@@ -60,6 +82,7 @@ class TaskOut(BaseModel):
             progress=ProgressOut(stage=task.progress.stage, done=task.progress.done, total=task.progress.total),
             text=task.transcript.text if task.transcript is not None else None,
             transcript=transcript,
+            revision=task.revision,
             models=transcript["models"] if transcript else [],
             error=task.error,
             created_at=task.created_at,
@@ -67,6 +90,7 @@ class TaskOut(BaseModel):
             started_at=task.started_at,
             finished_at=task.finished_at,
             image_url=f"/api/recognition/tasks/{task.id}/image",
+            transcript_url=f"/api/recognition/tasks/{task.id}/transcript",
         )
 
 

@@ -18,9 +18,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from kartoteka.application.ports.unit_of_work import TaskNotFoundError
 from kartoteka.application.recognition.manage_tasks import GetTask
+from kartoteka.application.recognition.messages import TRANSCRIPT_EVENT
 from kartoteka.application.recognition.queries import TaskFilter, TaskReader
 from kartoteka.domain.recognition.task import RecognitionTask
-from kartoteka.presentation.http.live import LiveHub, Subscriber, pump_to
+from kartoteka.presentation.http.live import SNAPSHOT_EVENTS, LiveHub, Subscriber, pump_to
 from kartoteka.presentation.http.memory import MemoryReleaser
 from kartoteka.presentation.http.schemas import LegacyTaskOut, TaskOut
 
@@ -34,16 +35,21 @@ def _task_json(task: RecognitionTask) -> dict[str, Any]:
 
 
 def render_api(task: RecognitionTask | None, event: dict[str, Any]) -> dict[str, Any] | None:
-    if event.get("type") == "task.progress":
+    """Progress as it came; status changes and corrections with the task as it is now."""
+    kind = event.get("type")
+    if kind == "task.progress":
         return event
     message: dict[str, Any] = {"type": "task.status", "task_id": event["task_id"], "status": event.get("status")}
+    if kind == TRANSCRIPT_EVENT:
+        message.update(type=TRANSCRIPT_EVENT, revision=event.get("revision"), author=event.get("author"))
     if task is not None:
         message["task"] = _task_json(task)
     return message
 
 
 def render_legacy(task: RecognitionTask | None, event: dict[str, Any]) -> dict[str, Any] | None:
-    if event.get("type") != "task.status" or task is None:
+    """The reference pushed its TaskDTO on every change, ``update_text`` included."""
+    if event.get("type") not in SNAPSHOT_EVENTS or task is None:
         return None
     return LegacyTaskOut.of(task).to_json()
 
