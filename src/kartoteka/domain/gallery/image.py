@@ -48,6 +48,8 @@ def normalize_directory(value: str | None) -> str:
     """
     if value is None:
         return TOP
+    if "\x00" in value:
+        raise InvalidGalleryPathError(f"folder {value!r} contains a NUL character")
     text = value.replace("\\", "/").strip()
     if text in {"", TOP, "./", "/"}:
         return TOP
