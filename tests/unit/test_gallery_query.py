@@ -175,11 +175,13 @@ def test_folders_top_children_and_all() -> None:
     assert parse_directory(None) is None
     assert parse_directory("a/b") == "a/b"
     assert parse_directory("a/b/") == "a/b"
+    assert parse_directory("x" * 2048) == "x" * 2048
     assert parse_directory("./a//b") == "a/b"
     assert parse_directory("a\\b") == "a/b"
+    assert parse_directory("x" * 2048) == "x" * 2048
 
 
-@pytest.mark.parametrize("value", ["../x", "a/../../x", "..", "/etc", "a\x00b"])
+@pytest.mark.parametrize("value", ["../x", "a/../../x", "..", "/etc", "a\x00b", "x" * 2049, "ж/" * 700, "\ud800"])
 def test_folders_leaving_the_gallery_are_refused(value: str) -> None:
     with pytest.raises(QueryError) as error:
         parse_directory(value)
@@ -220,7 +222,7 @@ def test_query_json_is_an_object_or_nothing() -> None:
     assert parse_query_json("  ") == {}
     sent = '{"page":1,"items_per_page":12,"order_by":"user_visible_name","direction":"ascending","directory":null}'
     assert parse_query_json(sent)["directory"] is None
-    for bad in ("{not json", "[1, 2]", '"text"', "12"):
+    for bad in ("{not json", "[1, 2]", '"text"', "12", "[" * 100_000):
         with pytest.raises(QueryError) as error:
             parse_query_json(bad)
         assert error.value.field == "query_json"

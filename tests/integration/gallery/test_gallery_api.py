@@ -289,6 +289,7 @@ async def test_upload_stores_the_image_in_its_folder_and_says_success(gallery: G
 
 async def test_refused_uploads_say_why_and_store_nothing(gallery: Gallery) -> None:
     kept = await gallery.upload("kept.png", noise(1), "folder")
+    await gallery.indexed()  # its thumbnail is in too: what is stored now is all there should be
     keys = await stored_keys(gallery)
     ppm = io.BytesIO()
     Image.new("RGB", (8, 8)).save(ppm, format="PPM")
@@ -308,6 +309,12 @@ async def test_refused_uploads_say_why_and_store_nothing(gallery: Gallery) -> No
         ("absolute folder", await post({"image": ("x.png", noise(4), "image/png")}, {"directory": "/etc"}), 400),
         ("NUL in folder", await post({"image": ("x.png", noise(4), "image/png")}, {"directory": "a\x00b"}), 400),
         ("path as name", await post({"image": ("../../x.png", noise(4), "image/png")}), 400),
+        (
+            "name too long",
+            await post({"image": ("".join(uuid.uuid4().hex for _ in range(100)) + ".png", noise(4), "image/png")}),
+            400,
+        ),
+        ("folder too long", await post({"image": ("x.png", noise(4), "image/png")}, {"directory": "f/" * 1100}), 400),
         (
             "same name, same folder",
             await post({"image": ("kept.png", noise(5), "image/png")}, {"directory": "folder"}, "/api/images"),
@@ -465,6 +472,7 @@ async def test_search_refusals_are_json_errors(gallery: Gallery) -> None:
         {"top_k": "three"},
         {"query_json": "{not json"},
         {"query_json": "[1, 2]"},
+        {"query_json": "[" * 100_000},
         {"query_json": '{"page": 0}'},
         {"query_json": '{"items_per_page": -1}'},
         {"query_json": '{"directory": "../up"}'},

@@ -159,7 +159,7 @@ def parse_query_json(text: str | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise QueryError("query_json", "is not JSON") from None
     if not isinstance(value, dict):
         raise QueryError("query_json", "must be a JSON object")
