@@ -287,7 +287,14 @@ async def view(
     """The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``)."""
     image = await reader.get(image_id)
     data = await files.read(image)
-    return _cached(request, data, image.media_type or _sniff(data), _etag(image.id, image.content_hash))
+    # The bytes decide (a watched file's type was guessed from its extension, and a PNG may be named .jpg).
+    media_type = _sniff(data)
+    if media_type == _UNKNOWN:
+        media_type = {"image/jpg": "image/jpeg", "": _UNKNOWN}.get(image.media_type, image.media_type)
+    return _cached(request, data, media_type, _etag(image.id, image.content_hash))
+
+
+_UNKNOWN = "application/octet-stream"
 
 
 def _sniff(data: bytes) -> str:
@@ -304,7 +311,7 @@ def _sniff(data: bytes) -> str:
             return media_type
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
-    return "application/octet-stream"
+    return _UNKNOWN
 
 
 def _node_json(node: DirectoryNode) -> dict[str, Any]:
