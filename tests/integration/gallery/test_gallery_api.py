@@ -285,6 +285,11 @@ async def test_upload_stores_the_image_in_its_folder_and_says_success(gallery: G
     bare = await gallery.client.post("/api/images/", files={"image": ("three.png", noise(3), "image/png")})
     assert bare.status_code == 200, bare.text
     assert bare.json()["image"]["directory"] == "."
+    # Names are names, whatever the script: stored as given, found regardless of case.
+    card = await gallery.upload("Пинега 1974.png", noise(4), "Архив/Ёлкино")
+    assert (card["user_visible_name"], card["directory"]) == ("Пинега 1974.png", "Архив/Ёлкино")
+    found = await listing(gallery, name_contains="ПИНЕГА", directory="Архив/Ёлкино")
+    assert [i["id"] for i in found.json()["images"]] == [card["id"]]
 
 
 async def test_refused_uploads_say_why_and_store_nothing(gallery: Gallery) -> None:
