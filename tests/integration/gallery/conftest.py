@@ -51,7 +51,8 @@ class Gallery:
 
     async def indexed(self, within_s: float = 180) -> None:
         async def done() -> bool:
-            state = (await self.client.get("/api/images/index")).json()["searchable"]
+            response = await self.client.get("/api/images/index")
+            state = response.json().get("searchable") if response.status_code == 200 else None
             return state is not None and state["pending"] == 0
 
         await eventually(done, within_s, "every image to be embedded")
