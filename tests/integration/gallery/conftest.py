@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from kartoteka.di import api_container
 from kartoteka.infrastructure.config.settings import Settings
@@ -39,6 +40,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], within_s: float, what
 class Gallery:
     client: httpx.AsyncClient
     settings: Settings
+    app: FastAPI
 
     async def upload(self, name: str, data: bytes, directory: str = ".") -> dict[str, Any]:
         response = await self.client.post(
@@ -58,7 +60,8 @@ class Gallery:
 
 def gallery_settings(database_url: str, s3: S3Server, redis: RedisServer, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "database": {"url": database_url},
+        # Generous: the first test of a run imports torch on the worker's thread while the api connects.
+        "database": {"url": database_url, "connect_timeout_s": 60},
         "s3": {
             "endpoint": s3.endpoint,
             "access_key": s3.access_key,
@@ -75,46 +78,55 @@ def gallery_settings(database_url: str, s3: S3Server, redis: RedisServer, **over
 
 
 @contextlib.asynccontextmanager
-async def running_gallery(settings: Settings) -> AsyncIterator[Gallery]:
+async def running_gallery(settings: Settings, *, with_worker: bool = True) -> AsyncIterator[Gallery]:
+    """The api, the relay and (unless ``with_worker`` is false) an embedding worker."""
     from redis.asyncio import Redis
 
     redis = Redis.from_url(settings.redis.url)
     await redis.flushdb()  # jobs left by an earlier test would be taken by this worker
     await redis.aclose()
     stop = asyncio.Event()
-    relay = asyncio.create_task(run_relay(settings, stop))
-    worker = asyncio.create_task(run_worker(settings, ["embedding"], stop))
+    tasks = [asyncio.create_task(run_relay(settings, stop))]
+    if with_worker:
+        tasks.append(asyncio.create_task(run_worker(settings, ["embedding"], stop)))
     container = api_container(settings)
-    transport = httpx.ASGITransport(app=create_app(container), raise_app_exceptions=False)
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://kartoteka", timeout=60) as client:
-            gallery = Gallery(client, settings)
+            gallery = Gallery(client, settings, app)
 
             async def ready() -> bool:
-                if worker.done():
-                    worker.result()  # a failed start-up raises here
+                for task in tasks:
+                    if task.done():
+                        task.result()  # a failed start-up raises here
                 response = await client.get("/api/images/index")
                 return response.status_code == 200 and response.json()["searchable"] is not None
 
-            await eventually(ready, 120, "the embedding worker to register its model")
+            if with_worker:
+                await eventually(ready, 120, "the embedding worker to register its model")
             yield gallery
     finally:
         stop.set()
         await container.close()
-        for task in (relay, worker):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 60)
 
 
-@pytest.fixture
-async def gallery(migrated_database: str, s3_server: S3Server, redis_server: RedisServer) -> AsyncIterator[Gallery]:
+async def empty_gallery(database_url: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    engine = create_async_engine(migrated_database)
+    engine = create_async_engine(database_url)
     async with engine.begin() as conn:  # each test starts with an empty gallery
         for table in ("gallery_images", "gallery_directories", "embedding_models", "outbox"):
             await conn.execute(text(f"DELETE FROM {table}"))
     await engine.dispose()
+
+
+@pytest.fixture
+async def gallery(migrated_database: str, s3_server: S3Server, redis_server: RedisServer) -> AsyncIterator[Gallery]:
+    await empty_gallery(migrated_database)
     async with running_gallery(gallery_settings(migrated_database, s3_server, redis_server)) as g:
         yield g

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from kartoteka.application.gallery.messages import embed_job, gallery_event
-from kartoteka.application.ports.embedding import Embedded, ImageEncoder, ImageKind, NotEmbedded
+from kartoteka.application.ports.embedding import ImageEncoder, ImageKind, NotEmbedded
 from kartoteka.application.ports.gallery import (
     GalleryUnitOfWork,
     ImageBytes,
@@ -33,11 +33,16 @@ from kartoteka.domain.recognition.errors import UnreadableImageError
 log = logging.getLogger(__name__)
 
 
+def thumbnail_key(image_id: UUID) -> str:
+    """Where the worker keeps an image's thumbnail: one key per image, overwritten when it changes."""
+    return f"thumbnails/{image_id}.jpg"
+
+
 @dataclass(frozen=True, slots=True)
 class IndexReport:
     embedded: int
     failed: int
-    skipped: int  # deleted before their turn came
+    skipped: int  # deleted (or changed and queued again) before their vectors were stored
     to_index: int
 
 
@@ -77,35 +82,40 @@ class IndexImages:
             except OSError as exc:
                 failures[image.id] = f"cannot read the file: {exc}"
         outcomes = await self._encoder.embed_images([data for _, data in readable], ImageKind.PHOTO)
+        vectors: dict[UUID, list[float]] = {}
         thumbnails: dict[UUID, Thumbnail] = {}
         for (image, data), outcome in zip(readable, outcomes, strict=True):
             if isinstance(outcome, NotEmbedded):
                 failures[image.id] = outcome.reason
                 continue
+            vectors[image.id] = outcome.vector
             try:
                 thumbnails[image.id] = await self._thumbnails.make(data)
             except UnreadableImageError as exc:
                 log.warning("no thumbnail for %s: %s", image.path, exc)
-        for image_id, thumb in thumbnails.items():
-            await self._storage.put(f"thumbnails/{image_id}.jpg", thumb.data, thumb.media_type)
-        embedded = 0
+        # Embedding took a while: the image may have been deleted, renamed or rewritten since it was
+        # read. Only what indexing learned is written, only onto the content that was embedded; the
+        # row stays locked from then to the commit, so a delete or a change waits for the vector and
+        # the thumbnail to be in (and then removes or replaces both) instead of breaking the batch.
+        embedded, gone = 0, 0
         async with self._uow() as uow:
-            for (image, _), outcome in zip(readable, outcomes, strict=True):
-                if isinstance(outcome, Embedded):
-                    await uow.vectors.save(image.id, model, outcome.vector)
-                    embedded += 1
-            for image_id, reason in failures.items():
-                await uow.vectors.save_failure(image_id, model, reason)
             for image in images:
                 made = thumbnails.get(image.id)
                 if made is not None:
-                    image.thumbnail_key = f"thumbnails/{image.id}.jpg"
+                    image.thumbnail_key = thumbnail_key(image.id)
                     image.width, image.height = made.width, made.height
                 image.error = failures.get(image.id)
-                try:
-                    await uow.images.update(image)
-                except ImageNotFoundError:
+                if not await uow.images.record_indexing(image):
+                    gone += 1  # deleted, or changed and queued again: this vector would be stale
+                    failures.pop(image.id, None)
                     continue
+                if made is not None:
+                    await self._storage.put(thumbnail_key(image.id), made.data, made.media_type)
+                if image.id in vectors:
+                    await uow.vectors.save(image.id, model, vectors[image.id])
+                    embedded += 1
+                elif image.id in failures:
+                    await uow.vectors.save_failure(image.id, model, failures[image.id])
             await uow.commit()
         progress = await self._models.progress(model)
         async with self._uow() as uow:
@@ -115,7 +125,8 @@ class IndexImages:
         if progress.complete and record is not None and record.state is ModelState.BUILDING:
             await self._models.mark_ready(model)
             log.info("index of %s/%s is complete: searches use it now", model.key, model.version)
-        return IndexReport(embedded, len(failures), len(image_ids) - len(images), progress.pending)
+        skipped = len(dict.fromkeys(image_ids)) - len(images) + gone
+        return IndexReport(embedded, len(failures), skipped, progress.pending)
 
 
 class PrepareModel:

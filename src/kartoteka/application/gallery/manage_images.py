@@ -9,15 +9,17 @@ the outbox in the same transaction. Nothing is ever silently overwritten.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from kartoteka.application.gallery.indexing import thumbnail_key
 from kartoteka.application.gallery.messages import embed_job, gallery_event
 from kartoteka.application.ports.gallery import GalleryUnitOfWork
 from kartoteka.application.ports.images import ImageInspector
-from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.ports.storage import ObjectStorage, StorageUnavailableError
 from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
 from kartoteka.domain.gallery.events import FileCreatedEvent, FileDeletedEvent
 from kartoteka.domain.gallery.image import (
@@ -28,6 +30,8 @@ from kartoteka.domain.gallery.image import (
     normalize_directory,
     validate_name,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,10 @@ class UploadImage:
                 uow.send(gallery_event(FileCreatedEvent(image.path, now)))
                 await uow.commit()
         except BaseException:
-            await self._storage.delete(image.object_key)  # nothing of a refused upload stays behind
+            try:
+                await self._storage.delete(image.object_key)  # nothing of a refused upload stays behind
+            except StorageUnavailableError as exc:  # the refusal's own reason is what the client needs
+                log.warning("refused upload %s left its object %s behind: %s", image.path, image.object_key, exc)
             raise
         return image
 
@@ -115,9 +122,14 @@ class DeleteImage:
             await uow.images.delete(image_id)
             uow.send(gallery_event(FileDeletedEvent(image.path)))
             await uow.commit()
-        keys = [image.thumbnail_key]
+        # The worker's key too: an embedding that ended while this ran may have stored a thumbnail that
+        # the row read above does not name yet.
+        keys = [image.thumbnail_key, thumbnail_key(image.id)]
         if image.source is ImageSource.UPLOAD:  # a card's scan belongs to its recognition task
             keys.append(image.object_key)
-        for key in filter(None, keys):
-            await self._storage.delete(key)
+        for key in dict.fromkeys(filter(None, keys)):
+            try:
+                await self._storage.delete(key)
+            except StorageUnavailableError as exc:  # the image is gone either way; its bytes are orphans now
+                log.warning("deleted image %s left its object %s behind: %s", image.id, key, exc)
         return image

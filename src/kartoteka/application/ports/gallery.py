@@ -31,6 +31,14 @@ class ImageRepository(Protocol):
 
     async def update(self, image: GalleryImage) -> None: ...
 
+    async def record_indexing(self, image: GalleryImage) -> bool:
+        """Store what indexing learned (thumbnail key, pixel size, error) and nothing else of ``image``.
+
+        Only onto the same content (``content_hash``) as ``image`` was read with, and the row stays
+        locked until the transaction ends. False when it has been deleted or its content changed.
+        """
+        ...
+
     async def delete(self, image_id: UUID) -> None: ...
 
     async def in_root(self, root: str) -> list[GalleryImage]:

@@ -16,6 +16,10 @@ from enum import StrEnum
 from uuid import UUID
 
 TOP = "."
+# Bytes (UTF-8) of a file name, as most filesystems allow, and of a folder path: together they stay
+# well inside what a PostgreSQL b-tree index entry may hold (about 2.7 kB), so a path is always indexable.
+MAX_NAME_BYTES = 255
+MAX_DIRECTORY_BYTES = 2048
 
 
 class ImageSource(StrEnum):
@@ -40,6 +44,13 @@ class ImageNotDeletableError(Exception):
     """The image is a file in a watched directory, which Kartoteka reads but never modifies."""
 
 
+def _utf8_length(text: str, given: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: no database or filesystem can store it
+        raise InvalidGalleryPathError(f"{given[:40]!r} is not valid Unicode") from None
+
+
 def normalize_directory(value: str | None) -> str:
     """A folder as the gallery stores it: POSIX, relative, no trailing slash, ``.`` for the top.
 
@@ -48,6 +59,8 @@ def normalize_directory(value: str | None) -> str:
     """
     if value is None:
         return TOP
+    if "\x00" in value:
+        raise InvalidGalleryPathError(f"folder {value!r} contains a NUL character")
     text = value.replace("\\", "/").strip()
     if text in {"", TOP, "./", "/"}:
         return TOP
@@ -56,7 +69,10 @@ def normalize_directory(value: str | None) -> str:
     parts = [p for p in text.split("/") if p not in {"", "."}]
     if any(p == ".." for p in parts):
         raise InvalidGalleryPathError(f"folder {value!r} leaves the gallery")
-    return "/".join(parts) or TOP
+    folder = "/".join(parts) or TOP
+    if _utf8_length(folder, value) > MAX_DIRECTORY_BYTES:
+        raise InvalidGalleryPathError(f"folder {folder[:40]!r}… is longer than {MAX_DIRECTORY_BYTES} bytes")
+    return folder
 
 
 def validate_name(name: str) -> str:
@@ -64,6 +80,8 @@ def validate_name(name: str) -> str:
     cleaned = name.strip()
     if cleaned in {"", ".", ".."} or "/" in cleaned or "\\" in cleaned or "\x00" in cleaned:
         raise InvalidGalleryPathError(f"{name!r} is not a file name")
+    if _utf8_length(cleaned, name) > MAX_NAME_BYTES:
+        raise InvalidGalleryPathError(f"file name {cleaned[:40]!r}… is longer than {MAX_NAME_BYTES} bytes")
     return cleaned
 
 

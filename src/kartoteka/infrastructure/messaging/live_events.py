@@ -61,12 +61,14 @@ class RedisGalleryEventSource:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self.subscribed = asyncio.Event()  # set while a subscription is live: events from then on arrive
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(channel_for(GALLERY_EVENTS))
+                self.subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None or message.get("type") != "message":
@@ -78,8 +80,10 @@ class RedisGalleryEventSource:
                     if isinstance(event, dict) and "event" in event and "data" in event:
                         yield event
             except (RedisError, OSError) as exc:
+                self.subscribed.clear()
                 log.warning("gallery events: redis subscription lost (%s); retrying", exc)
                 await asyncio.sleep(1.0)
             finally:
+                self.subscribed.clear()
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -16,6 +16,7 @@ from uuid import UUID
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
 from kartoteka.application.gallery.search import (
@@ -210,10 +211,11 @@ async def index_state(models: FromDishka[ModelRegistry]) -> Any:
 async def add_image(
     upload_image: FromDishka[UploadImage],
     limits: FromDishka[GalleryLimits],
-    image: Annotated[UploadFile | None, File()] = None,
-    directory: Annotated[str | None, Form()] = None,
+    # A part sent without a file name arrives as a plain string: refused like a missing file, not a 422.
+    image: Annotated[UploadFile | str | None, File(description="The image, with its file name.")] = None,
+    directory: Annotated[str | None, Form(description="Folder in the gallery; '.' or empty is the top.")] = None,
 ) -> Any:
-    if image is None or not image.filename:
+    if not isinstance(image, StarletteUploadFile) or not image.filename:
         return JSONResponse(
             {"error": "Filename is required.", "status": "error", "message": "Filename is required."},
             status_code=400,
@@ -236,9 +238,17 @@ def _etag(*parts: object) -> str:
     return '"' + hashlib.sha1("|".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()[:20] + '"'
 
 
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110's weak comparison: any listed tag, weak or strong, or ``*``."""
+    if not if_none_match:
+        return False
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or etag in {t.removeprefix("W/") for t in tags}
+
+
 def _cached(request: Request, data: bytes, media_type: str, etag: str) -> Response:
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
-    if request.headers.get("if-none-match") == etag:
+    if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=media_type, headers=headers)
 
@@ -277,7 +287,14 @@ async def view(
     """The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``)."""
     image = await reader.get(image_id)
     data = await files.read(image)
-    return _cached(request, data, image.media_type or _sniff(data), _etag(image.id, image.content_hash))
+    # The bytes decide (a watched file's type was guessed from its extension, and a PNG may be named .jpg).
+    media_type = _sniff(data)
+    if media_type == _UNKNOWN:
+        media_type = {"image/jpg": "image/jpeg", "": _UNKNOWN}.get(image.media_type, image.media_type)
+    return _cached(request, data, media_type, _etag(image.id, image.content_hash))
+
+
+_UNKNOWN = "application/octet-stream"
 
 
 def _sniff(data: bytes) -> str:
@@ -294,7 +311,7 @@ def _sniff(data: bytes) -> str:
             return media_type
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
-    return "application/octet-stream"
+    return _UNKNOWN
 
 
 def _node_json(node: DirectoryNode) -> dict[str, Any]:

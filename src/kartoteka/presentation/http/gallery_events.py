@@ -20,10 +20,17 @@ from fastapi.responses import StreamingResponse
 
 router = APIRouter(prefix="/api/fs", tags=["gallery"])
 
+
 KEEP_ALIVE_S = 15.0
+SUBSCRIBE_WAIT_S = 5.0
 
 
 class GalleryEventSource(Protocol):
+    @property
+    def subscribed(self) -> asyncio.Event:
+        """Set while the source is subscribed, so that every event published from then on arrives."""
+        ...
+
     def events(self) -> AsyncIterator[dict[str, Any]]: ...
 
 
@@ -40,6 +47,15 @@ class GalleryEventHub:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._max_pending)
         self._streams.add(queue)
         return queue
+
+    async def subscribed(self, within_s: float) -> bool:
+        """Wait until events reach the open streams (False when the source is not there yet)."""
+        try:
+            async with asyncio.timeout(within_s):
+                await self._source.subscribed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def close(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._streams.discard(queue)
@@ -78,6 +94,9 @@ async def file_events(request: Request, hub: FromDishka[GalleryEventHub]) -> Str
 
     async def stream() -> AsyncIterator[str]:
         try:
+            # Say "connected" once events flow, so a client that acts right after hears of it. If the
+            # event bus is down the stream still opens (and keeps alive) and catches up when it is back.
+            await hub.subscribed(SUBSCRIBE_WAIT_S)
             yield ": connected\n\n"
             while not await request.is_disconnected():
                 try:

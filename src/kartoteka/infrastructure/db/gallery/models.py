@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.ports.embedding import EmbeddingModelId
 from kartoteka.application.ports.gallery import IndexProgress, ModelRecord, ModelState
+from kartoteka.infrastructure.db.gallery.connection import connected
 from kartoteka.infrastructure.db.gallery.rows import index_name, literal
 from kartoteka.infrastructure.db.schema import embedding_models as m
 from kartoteka.infrastructure.db.schema import gallery_images, image_vectors
@@ -38,7 +39,7 @@ class SqlModelRegistry:
         self._m = hnsw_m
 
     async def register(self, model: EmbeddingModelId, dimension: int, supports_text: bool) -> ModelRecord:
-        async with self._engine.begin() as conn:
+        async with connected(self._engine, begin=True) as conn:
             await conn.execute(
                 pg_insert(m)
                 .values(
@@ -64,12 +65,12 @@ class SqlModelRegistry:
         return _record(row)
 
     async def get(self, model: EmbeddingModelId) -> ModelRecord | None:
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             row = (await conn.execute(select(m).where(m.c.key == model.key, m.c.version == model.version))).first()
         return None if row is None else _record(row)
 
     async def mark_ready(self, model: EmbeddingModelId) -> None:
-        async with self._engine.begin() as conn:
+        async with connected(self._engine, begin=True) as conn:
             await conn.execute(
                 update(m)
                 .where(m.c.key == model.key, m.c.version == model.version, m.c.state != ModelState.READY.value)
@@ -82,7 +83,7 @@ class SqlModelRegistry:
             )
 
     async def searchable(self) -> ModelRecord | None:
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             row = (
                 await conn.execute(
                     select(m).where(m.c.state == ModelState.READY.value).order_by(m.c.ready_at.desc()).limit(1)
@@ -92,7 +93,7 @@ class SqlModelRegistry:
 
     async def progress(self, model: EmbeddingModelId) -> IndexProgress:
         v = image_vectors
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             counts: dict[str, int] = dict(
                 (
                     await conn.execute(
@@ -119,5 +120,5 @@ class SqlModelRegistry:
             )
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             return [r[0] for r in await conn.execute(missing)]

@@ -26,6 +26,7 @@ from kartoteka.application.ports.gallery import (
     SimilarityQuery,
 )
 from kartoteka.domain.gallery.image import TOP, GalleryImage, ImageNotFoundError, parent_directories
+from kartoteka.infrastructure.db.gallery.connection import connected
 from kartoteka.infrastructure.db.gallery.rows import image_from_row, parse_vector, vector_text
 from kartoteka.infrastructure.db.schema import gallery_directories, gallery_images, image_vectors
 
@@ -63,7 +64,7 @@ class SqlGalleryReader:
         found = and_(True, *conditions(where))
         column = _ORDER[order]
         ordering = [column.desc(), g.c.id.desc()] if descending else [column.asc(), g.c.id.asc()]
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             total = await conn.scalar(select(func.count()).select_from(g).where(found))
             rows = await conn.execute(
                 select(g).where(found).order_by(*ordering).offset(page.offset).limit(page.items_per_page)
@@ -72,7 +73,7 @@ class SqlGalleryReader:
         return ImagePage(hits=hits, total=int(total or 0))
 
     async def get(self, image_id: UUID) -> GalleryImage:
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             row = (await conn.execute(select(g).where(g.c.id == image_id))).first()
         if row is None:
             raise ImageNotFoundError(image_id)
@@ -80,7 +81,7 @@ class SqlGalleryReader:
 
     async def vector_of(self, image_id: UUID, model: EmbeddingModelId) -> list[float] | None:
         v = image_vectors
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             value = await conn.scalar(
                 select(text("embedding::text"))
                 .select_from(v)
@@ -95,7 +96,7 @@ class SqlGalleryReader:
 
     async def pending_count(self, model: EmbeddingModelId) -> int:
         v = image_vectors
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             count = await conn.scalar(
                 select(func.count())
                 .select_from(v)
@@ -105,7 +106,7 @@ class SqlGalleryReader:
 
     async def tree(self) -> DirectoryNode:
         """Folders known from the disk (with their times) and every folder that holds an image."""
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             known = {r.path: (r.created_at, r.modified_at) for r in await conn.execute(select(gallery_directories))}
             used = await conn.execute(
                 select(g.c.directory, func.min(g.c.created_at), func.max(g.c.modified_at)).group_by(g.c.directory)
@@ -177,14 +178,14 @@ class PgVectorIndex:
             .offset(query.page.offset)
             .limit(query.page.items_per_page)
         )
-        async with self._engine.begin() as conn:
+        async with connected(self._engine, begin=True) as conn:
             await self._tune(conn)
             rows = list(await conn.execute(page))
             total = int(await conn.scalar(select(func.count()).select_from(hits)) or 0)
         return ImagePage([ImageHit(image_from_row(r), float(r.score)) for r in rows], total, model)
 
     async def near_duplicates(self, model: EmbeddingModelId, threshold: float, limit: int) -> list[list[UUID]]:
-        async with self._engine.begin() as conn:
+        async with connected(self._engine, begin=True) as conn:
             await self._tune(conn)
             ids = [
                 r[0]

@@ -46,6 +46,16 @@ class SqlImageRepository:
         except IntegrityError as exc:
             raise ImageConflictError(f"{image.path!r} is already in the gallery") from exc
 
+    async def record_indexing(self, image: GalleryImage) -> bool:
+        g = gallery_images
+        recorded = await self._conn.execute(
+            update(g)
+            .where(g.c.id == image.id, g.c.content_hash == image.content_hash)
+            .values(thumbnail_key=image.thumbnail_key, width=image.width, height=image.height, error=image.error)
+            .returning(g.c.id)
+        )
+        return recorded.first() is not None
+
     async def delete(self, image_id: UUID) -> None:
         await self._conn.execute(delete(gallery_images).where(gallery_images.c.id == image_id))
 

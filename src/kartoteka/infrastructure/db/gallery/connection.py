@@ -1,0 +1,35 @@
+"""Connections for the gallery's reads: a database that cannot be reached is a 503, not a 500."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
+
+
+@asynccontextmanager
+async def connected(engine: AsyncEngine, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
+    """A connection (in a transaction with ``begin``); losing or not getting one is DatabaseUnavailableError.
+
+    Errors of the statements themselves are left as they are: they are bugs, not outages.
+    """
+    try:
+        conn = await engine.connect()
+    except (OSError, OperationalError, InterfaceError, DBAPIError) as exc:  # TimeoutError is an OSError
+        raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
+    try:
+        if begin:
+            async with conn.begin():
+                yield conn
+        else:
+            yield conn
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            raise DatabaseUnavailableError(f"database connection lost: {type(exc).__name__}") from exc
+        raise
+    finally:
+        await conn.close()
