@@ -56,7 +56,12 @@ Endpoint = Callable[..., Any]
 
 
 def route(method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
-    """Register ``path`` and its trailing-slash twin (the UI calls both spellings)."""
+    """Register ``path`` and its trailing-slash twin (the UI calls both spellings).
+
+    The contract's bodies are plain JSON built here, so no response model is inferred from the
+    return annotation (dishka's wrapper leaves it a string FastAPI cannot resolve).
+    """
+    kwargs.setdefault("response_model", None)
 
     def register(endpoint: Endpoint) -> Endpoint:
         router.add_api_route(path, endpoint, methods=[method], **kwargs)

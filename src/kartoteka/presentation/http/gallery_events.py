@@ -85,8 +85,8 @@ def frames(event: dict[str, Any]) -> str:
     return out
 
 
-@router.get("/events", response_class=StreamingResponse)
-@router.get("/events/", include_in_schema=False, response_class=StreamingResponse)
+@router.get("/events", response_class=StreamingResponse, response_model=None)
+@router.get("/events/", include_in_schema=False, response_class=StreamingResponse, response_model=None)
 @inject
 async def file_events(request: Request, hub: FromDishka[GalleryEventHub]) -> StreamingResponse:
     """Created, modified, moved, deleted and embedded files, as they happen."""
