@@ -3,6 +3,9 @@
 Existing transcripts become revision 0 (the models' reading) and are indexed
 for search, so a database upgraded from 0002 finds its old cards too.
 
+pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may
+create it. A downgrade leaves it installed, as 0001 leaves pgvector.
+
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
