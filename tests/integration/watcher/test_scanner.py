@@ -166,20 +166,30 @@ def _scan_unprivileged(root: Path) -> dict[str, object]:
             "files": paths(scan),
             "problems": {p.path: p.kind.value for p in scan.problems},
         }
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: cannot test a real permission error")
-    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", _SCAN_AS_CHILD]
-    source = str(Path(__file__).resolve().parents[3] / "src")
-    done = subprocess.run(
-        [*command, str(root)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "PYTHONPATH": source},
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot run a scan as nobody here: {done.stderr.strip()[-300:]}")
+    assert shutil.which("setpriv"), "setpriv (util-linux) is needed to scan as an unprivileged user"
+    # The checkout may sit in a directory only root can enter (CI clones into a mode-700 mktemp dir),
+    # so the child gets its own world-readable copy of the package.
+    source = Path(tempfile.mkdtemp(prefix="kartoteka-src-"))
+    try:
+        shutil.copytree(
+            Path(__file__).resolve().parents[3] / "src" / "kartoteka",
+            source / "kartoteka",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        for directory, _, _ in os.walk(source):
+            os.chmod(directory, 0o755)
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", _SCAN_AS_CHILD]
+        done = subprocess.run(
+            [*command, str(root)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(source), "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+    assert done.returncode == 0, f"the scan as nobody failed: {done.stderr.strip()[-1000:]}"
     result: dict[str, object] = json.loads(done.stdout)
     return result
 
