@@ -885,3 +885,28 @@ async def test_without_the_database_the_gallery_answers_503(s3_server: S3Server,
                 assert_error(response, 503)
     finally:
         await container.close()
+
+
+# ============================================================================================ WebSocket
+
+
+async def test_gallery_events_reach_a_websocket_that_asked_for_them(gallery: Gallery) -> None:
+    import websockets
+
+    async with served(gallery.app) as base:
+        url = base.replace("http://", "ws://") + "/api/ws"
+        async with websockets.connect(url, open_timeout=30) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "gallery": True}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "subscribed", "gallery": True}
+            await gallery.upload("ws.png", noise(3, "PNG", size=(40, 30)), "live")
+            names: list[str] = []
+            async with asyncio.timeout(120):
+                while "FileEmbeddedEvent" not in names:
+                    frame = json.loads(await ws.recv())
+                    if frame.get("type") == "gallery.event":
+                        names.append(frame["event"])
+                        if frame["event"] == "FileCreatedEvent":
+                            assert frame["data"]["path"] == "live/ws.png"
+            assert names.index("FileCreatedEvent") < names.index("FileEmbeddedEvent")
+            await ws.send(json.dumps({"op": "unsubscribe", "gallery": True}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "unsubscribed"

@@ -141,6 +141,10 @@ class ModelRegistry(Protocol):
 
     async def progress(self, model: EmbeddingModelId) -> IndexProgress: ...
 
+    async def building(self) -> list[ModelRecord]:
+        """Models whose vectors are still being computed (a re-index in the background)."""
+        ...
+
     async def images_without_vectors(self, model: EmbeddingModelId, limit: int) -> list[UUID]:
         """Images with no vector row for ``model`` yet (a new model re-embeds the whole gallery)."""
         ...

@@ -32,6 +32,7 @@ from kartoteka.application.ports.gallery import (
     GalleryReader,
     ImageBytes,
     ImagePage,
+    ModelRecord,
     ModelRegistry,
     ThumbnailMaker,
 )
@@ -194,21 +195,26 @@ async def near_duplicates(
 @route("GET", "/images/index")
 @inject
 async def index_state(models: FromDishka[ModelRegistry]) -> Any:
-    """Added: which model searches use, and how far the newest one has got."""
-    searchable = await models.searchable()
-    body: dict[str, Any] = {"searchable": None}
-    if searchable is not None:
-        progress = await models.progress(searchable.model)
-        body["searchable"] = {
-            "model": searchable.model.key,
-            "version": searchable.model.version,
-            "dimension": searchable.dimension,
-            "supports_text": searchable.supports_text,
+    """Added: which model searches use, and how far a model being built in the background has got."""
+
+    async def describe(record: ModelRecord) -> dict[str, Any]:
+        progress = await models.progress(record.model)
+        return {
+            "model": record.model.key,
+            "version": record.model.version,
+            "state": record.state.value,
+            "dimension": record.dimension,
+            "supports_text": record.supports_text,
             "embedded": progress.embedded,
             "failed": progress.failed,
             "pending": progress.pending,
         }
-    return body
+
+    searchable = await models.searchable()
+    return {
+        "searchable": await describe(searchable) if searchable is not None else None,
+        "building": [await describe(record) for record in await models.building()],
+    }
 
 
 @route("POST", "/images")

@@ -21,6 +21,7 @@ from kartoteka.application.recognition.manage_tasks import GetTask
 from kartoteka.application.recognition.messages import TRANSCRIPT_EVENT
 from kartoteka.application.recognition.queries import TaskFilter, TaskReader
 from kartoteka.domain.recognition.task import RecognitionTask
+from kartoteka.presentation.http.gallery_events import GalleryEventHub
 from kartoteka.presentation.http.live import SNAPSHOT_EVENTS, LiveHub, Subscriber, pump_to
 from kartoteka.presentation.http.memory import MemoryReleaser
 from kartoteka.presentation.http.schemas import LegacyTaskOut, TaskOut
@@ -103,8 +104,27 @@ async def live_updates(
     hub: FromDishka[LiveHub],
     reader: FromDishka[TaskReader],
     memory: FromDishka[MemoryReleaser],
+    gallery: FromDishka[GalleryEventHub],
 ) -> None:
+    """Tasks: ``{"op":"subscribe","tasks":[...]}`` or ``{"op":"subscribe","batch":id}``. The gallery's file
+    and indexing events (the SSE stream's, as ``gallery.event`` frames): ``{"op":"subscribe","gallery":true}``."""
     subscriber = Subscriber(render_api)
+    gallery_feed: list[tuple[asyncio.Queue[dict[str, Any]], asyncio.Task[None]]] = []
+
+    async def forward(queue: asyncio.Queue[dict[str, Any]]) -> None:
+        while True:
+            event = await queue.get()
+            subscriber.offer({"type": "gallery.event", "event": event["event"], "data": event["data"]})
+
+    def follow_gallery(on: bool) -> None:
+        if on and not gallery_feed:
+            queue = gallery.open()
+            gallery_feed.append((queue, asyncio.create_task(forward(queue))))
+        elif not on:
+            while gallery_feed:
+                queue, task = gallery_feed.pop()
+                task.cancel()
+                gallery.close(queue)
 
     async def ids_for(frame: dict[str, Any]) -> set[UUID]:
         if "batch" in frame:
@@ -124,6 +144,12 @@ async def live_updates(
         if op not in {"subscribe", "unsubscribe"}:
             subscriber.offer(_error("unknown op; use subscribe, unsubscribe or ping", {"op": op}))
             return
+        if frame.get("gallery") is True:
+            follow_gallery(op == "subscribe")
+            if op == "subscribe":
+                await gallery.subscribed(5.0)
+            subscriber.offer({"type": "subscribed" if op == "subscribe" else "unsubscribed", "gallery": True})
+            return
         try:
             ids = await ids_for(frame)
         except (ValueError, TypeError) as exc:
@@ -141,7 +167,10 @@ async def live_updates(
         subscriber.queue.put_nowait({"type": "snapshot", "tasks": snapshots, "missing": missing})
         subscriber.release()
 
-    await _serve(websocket, subscriber, hub, memory, handle)
+    try:
+        await _serve(websocket, subscriber, hub, memory, handle)
+    finally:
+        follow_gallery(False)
 
 
 @router.websocket("/task/status")
