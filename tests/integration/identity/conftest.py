@@ -83,8 +83,13 @@ class Api:
         return httpx.AsyncClient(transport=transport, base_url="https://kartoteka")
 
     def code_for(self, email: str) -> str:
-        """The code in the latest mail to ``email`` (the server has it before the api answers)."""
-        mails = [m for m in self.smtp.messages if email in m.rcpt_tos]
+        return self.code_in(self.smtp, email)
+
+    @staticmethod
+    def code_in(smtp: SmtpServer, email: str) -> str:
+        """The code in the latest mail to ``email``: the server has it before the api answers, because
+        the api waits for the server to accept the message."""
+        mails = [m for m in smtp.messages if email in m.rcpt_tos]
         assert mails, f"no mail to {email}"
         found = re.search(r"Your OTP code is: (\S+)", mails[-1].message.get_content())
         assert found is not None
