@@ -352,6 +352,8 @@ async def test_api_tokens_carry_a_role_are_stored_hashed_and_can_be_revoked(worl
     assert (who.kind, who.role, who.token_id) == (PrincipalKind.API_TOKEN, Role.EDITOR, issued.token.id)
     session = await world.login("root@example.org")
     assert not (await world.authenticate(session, "kt_wrong")).authenticated  # a bad bearer never falls back
+    view = await world.session(None, session, "kt_wrong")
+    assert (view.state, view.clear_session) == (SessionState.ANONYMOUS, False)  # nor costs the cookie
     await world.revoke_token(issued.token.id, SYSTEM)
     assert not (await world.authenticate(None, issued.raw)).authenticated
     assert [t.revoked_at is not None for t in await world.list_tokens()] == [True]

@@ -100,8 +100,10 @@ class GetSession:
         principal = await self._authenticate(session_token, bearer)
         if principal.authenticated:
             return SessionView(SessionState.AUTHENTICATED, principal, clear_challenge=clear_challenge)
+        # A bad bearer token says nothing about the cookie: only a cookie that was itself checked is cleared.
+        stale_cookie = bool(session_token) and bearer is None
         return SessionView(
-            SessionState.ANONYMOUS, principal, clear_challenge=clear_challenge, clear_session=bool(session_token)
+            SessionState.ANONYMOUS, principal, clear_challenge=clear_challenge, clear_session=stale_cookie
         )
 
 
