@@ -31,6 +31,10 @@ def test_roles_are_ordered_by_rank_not_by_spelling() -> None:
     assert not Role.EDITOR.at_least(Role.ADMIN)
     assert max(Role) is Role.ADMIN
     assert Role.ADMIN == "admin"  # still a string for storage and JSON
+    with pytest.raises(TypeError):
+        assert Role.USER < "editor"  # alphabetically true, by rank meaningless: refused
+    with pytest.raises(TypeError):
+        sorted(["user", Role.ADMIN])  # the string on the left: still refused
 
 
 def test_role_names_are_parsed_forgivingly_and_unknown_ones_refused() -> None:

@@ -23,27 +23,26 @@ class Role(StrEnum):
         return self.rank >= needed.rank
 
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Role):
-            return NotImplemented
-        return self.rank < other.rank
+        return self.rank < _rank_of(other)
 
     def __le__(self, other: object) -> bool:
-        if not isinstance(other, Role):
-            return NotImplemented
-        return self.rank <= other.rank
+        return self.rank <= _rank_of(other)
 
     def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Role):
-            return NotImplemented
-        return self.rank > other.rank
+        return self.rank > _rank_of(other)
 
     def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Role):
-            return NotImplemented
-        return self.rank >= other.rank
+        return self.rank >= _rank_of(other)
 
 
 _RANKS = {Role.USER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+
+
+def _rank_of(other: object) -> int:
+    """Refuses ``Role.USER < "editor"``: str's reflected comparison would answer it alphabetically."""
+    if not isinstance(other, Role):
+        raise TypeError(f"a Role is ordered against another Role, not {type(other).__name__}")
+    return other.rank
 
 
 class UnknownRoleError(ValueError):
