@@ -8,6 +8,7 @@ start-up with a message naming it, instead of failing the first job.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from uuid import uuid4
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
@@ -20,6 +21,18 @@ from kartoteka.application.gallery.cards import SyncCardImage
 from kartoteka.application.gallery.indexing import IndexImages, PrepareModel
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
 from kartoteka.application.gallery.search import FindNearDuplicates, SearchByExample, SearchByImage, SearchByText
+from kartoteka.application.identity.otp import StartOtp, VerifyOtp
+from kartoteka.application.identity.policy import Clock, IdentityPolicy, OtpPolicy, SecretSource, SystemSecrets
+from kartoteka.application.identity.sessions import Authenticate, GetSession, Logout, LogoutEverywhere, PurgeExpired
+from kartoteka.application.identity.tokens import CreateApiToken, ListApiTokens, RevokeApiToken
+from kartoteka.application.identity.users import (
+    CreateUser,
+    DeleteUser,
+    EnsureDefaultAdmin,
+    GetUser,
+    ListUsers,
+    UpdateUser,
+)
 from kartoteka.application.ports.embedding import ImageEncoder
 from kartoteka.application.ports.export import ExportBundler, ExportFormats
 from kartoteka.application.ports.gallery import (
@@ -32,6 +45,14 @@ from kartoteka.application.ports.gallery import (
     VectorIndex,
 )
 from kartoteka.application.ports.health import DependencyCheck
+from kartoteka.application.ports.identity import (
+    CredentialStore,
+    EmailSyntax,
+    IdentityUnitOfWork,
+    Mailer,
+    RateLimit,
+    RateLimiter,
+)
 from kartoteka.application.ports.live import CancellationProbe, ProgressFeed
 from kartoteka.application.ports.pages import PageSplitter
 from kartoteka.application.ports.search import TranscriptIndex
@@ -55,6 +76,8 @@ from kartoteka.infrastructure.db.engine import create_engine
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.reader import PgVectorIndex, SqlGalleryReader
 from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork
+from kartoteka.infrastructure.db.identity.credentials import SqlCredentialStore
+from kartoteka.infrastructure.db.identity.unit_of_work import SqlIdentityUnitOfWork
 from kartoteka.infrastructure.db.progress_store import SqlProgressStore
 from kartoteka.infrastructure.db.search import SqlTranscriptIndex
 from kartoteka.infrastructure.db.task_reader import SqlTaskReader
@@ -66,10 +89,13 @@ from kartoteka.infrastructure.imaging.gallery_files import GalleryFiles
 from kartoteka.infrastructure.imaging.inspector import GALLERY_ACCEPTED, PillowImageInspector
 from kartoteka.infrastructure.imaging.pages import PillowPdfiumPageSplitter
 from kartoteka.infrastructure.imaging.thumbnails import PillowThumbnailMaker
+from kartoteka.infrastructure.mail.addresses import EmailValidatorSyntax
+from kartoteka.infrastructure.mail.smtp import SmtpMailer
 from kartoteka.infrastructure.messaging.jobs import make_broker
 from kartoteka.infrastructure.messaging.live_events import RedisGalleryEventSource, RedisLiveEventSource
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 from kartoteka.infrastructure.messaging.queries import RedisQueryInbox, TaskiqQueryEncoder
+from kartoteka.infrastructure.messaging.rate_limiter import RedisRateLimiter
 from kartoteka.infrastructure.ml.embedders.encoder import load_image_encoder
 from kartoteka.infrastructure.ml.embedders.registry import EmbedderRegistry
 from kartoteka.infrastructure.ml.images import PillowCardImageLoader
@@ -77,6 +103,7 @@ from kartoteka.infrastructure.ml.runtime import Device, resolve_device
 from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
+from kartoteka.presentation.http.auth import AuthOptions
 from kartoteka.presentation.http.gallery_events import GalleryEventHub
 from kartoteka.presentation.http.live import LiveHub
 from kartoteka.presentation.http.memory import MemoryReleaser
@@ -84,6 +111,7 @@ from kartoteka.presentation.http.memory import MemoryReleaser
 CardRecognition = RecognizeCard[Image.Image]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 GalleryUnitOfWorkFactory = Callable[[], GalleryUnitOfWork]
+IdentityUnitOfWorkFactory = Callable[[], IdentityUnitOfWork]
 
 
 class RecognitionPipelineProvider(Provider):
@@ -430,11 +458,165 @@ class ApiProvider(Provider):
         return checks
 
 
-def api_container(settings: Settings) -> AsyncContainer:
+class IdentityProvider(Provider):
+    """Logins, sessions, users and API tokens for the api. ``Clock`` is provided here so that tests
+    can replace it (a later provider of the same type wins) and move time instead of sleeping."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings, scope=Scope.APP)
+
+    @provide
+    def clock(self) -> Clock:
+        return utc_now
+
+    @provide
+    def policy(self, settings: Settings) -> IdentityPolicy:
+        a = settings.auth
+        window = a.rate_window_s
+        return IdentityPolicy(
+            enabled=a.kind == "otp",
+            otp=OtpPolicy(
+                length=a.otp_length,
+                alphabet=a.otp_alphabet,
+                ttl=timedelta(seconds=a.otp_ttl_s),
+                max_attempts=a.max_attempts,
+            ),
+            session_ttl=timedelta(seconds=a.session_ttl_s),
+            secret_key=a.secret_key.get_secret_value().encode("utf-8"),
+            start_per_email=RateLimit(a.start_limit_per_email, window),
+            start_per_address=RateLimit(a.start_limit_per_address, window),
+            verify_per_address=RateLimit(a.verify_limit_per_address, window),
+            attempts_retention=timedelta(days=a.attempts_retention_days),
+            default_admin_email=a.default_user_email,
+        )
+
+    @provide
+    def auth_options(self, settings: Settings) -> AuthOptions:
+        """Synchronous on purpose: the app reads it with ``get_sync`` to know which routes to mount."""
+        a = settings.auth
+        return AuthOptions(enabled=a.kind == "otp", cookie_secure=a.cookie_secure, purge_interval_s=a.purge_interval_s)
+
+    @provide
+    def identity_unit_of_work(self, engine: AsyncEngine) -> IdentityUnitOfWorkFactory:
+        return lambda: SqlIdentityUnitOfWork(engine)
+
+    @provide
+    def credentials(self, engine: AsyncEngine) -> CredentialStore:
+        return SqlCredentialStore(engine)
+
+    @provide
+    def rate_limiter(self, redis: Redis, clock: Clock) -> RateLimiter:
+        return RedisRateLimiter(redis, clock)
+
+    @provide
+    def mailer(self, settings: Settings) -> Mailer:
+        return SmtpMailer(settings.auth.smtp)
+
+    @provide
+    def email_syntax(self) -> EmailSyntax:
+        return EmailValidatorSyntax()
+
+    @provide
+    def secrets(self) -> SecretSource:
+        return SystemSecrets()
+
+    @provide
+    def start_otp(
+        self,
+        uow: IdentityUnitOfWorkFactory,
+        emails: EmailSyntax,
+        limiter: RateLimiter,
+        mailer: Mailer,
+        secrets: SecretSource,
+        policy: IdentityPolicy,
+        clock: Clock,
+    ) -> StartOtp:
+        return StartOtp(uow, emails, limiter, mailer, secrets, policy, clock, uuid4)
+
+    @provide
+    def verify_otp(
+        self,
+        uow: IdentityUnitOfWorkFactory,
+        limiter: RateLimiter,
+        secrets: SecretSource,
+        policy: IdentityPolicy,
+        clock: Clock,
+    ) -> VerifyOtp:
+        return VerifyOtp(uow, limiter, secrets, policy, clock, uuid4)
+
+    @provide
+    def authenticate(self, credentials: CredentialStore, policy: IdentityPolicy, clock: Clock) -> Authenticate:
+        return Authenticate(credentials, policy, clock)
+
+    @provide
+    def get_session(
+        self, credentials: CredentialStore, authenticate: Authenticate, policy: IdentityPolicy, clock: Clock
+    ) -> GetSession:
+        return GetSession(credentials, authenticate, policy, clock)
+
+    @provide
+    def logout(self, uow: IdentityUnitOfWorkFactory, clock: Clock) -> Logout:
+        return Logout(uow, clock)
+
+    @provide
+    def logout_everywhere(self, uow: IdentityUnitOfWorkFactory, clock: Clock) -> LogoutEverywhere:
+        return LogoutEverywhere(uow, clock)
+
+    @provide
+    def purge_expired(self, uow: IdentityUnitOfWorkFactory, policy: IdentityPolicy, clock: Clock) -> PurgeExpired:
+        return PurgeExpired(uow, policy, clock)
+
+    @provide
+    def list_users(self, uow: IdentityUnitOfWorkFactory) -> ListUsers:
+        return ListUsers(uow)
+
+    @provide
+    def get_user(self, uow: IdentityUnitOfWorkFactory) -> GetUser:
+        return GetUser(uow)
+
+    @provide
+    def create_user(self, uow: IdentityUnitOfWorkFactory, emails: EmailSyntax, clock: Clock) -> CreateUser:
+        return CreateUser(uow, emails, clock, uuid4)
+
+    @provide
+    def update_user(self, uow: IdentityUnitOfWorkFactory, emails: EmailSyntax, clock: Clock) -> UpdateUser:
+        return UpdateUser(uow, emails, clock)
+
+    @provide
+    def delete_user(self, uow: IdentityUnitOfWorkFactory) -> DeleteUser:
+        return DeleteUser(uow)
+
+    @provide
+    def ensure_default_admin(
+        self, uow: IdentityUnitOfWorkFactory, emails: EmailSyntax, policy: IdentityPolicy, clock: Clock
+    ) -> EnsureDefaultAdmin:
+        return EnsureDefaultAdmin(uow, emails, policy, clock, uuid4)
+
+    @provide
+    def create_api_token(self, uow: IdentityUnitOfWorkFactory, secrets: SecretSource, clock: Clock) -> CreateApiToken:
+        return CreateApiToken(uow, secrets, clock, uuid4)
+
+    @provide
+    def list_api_tokens(self, uow: IdentityUnitOfWorkFactory) -> ListApiTokens:
+        return ListApiTokens(uow)
+
+    @provide
+    def revoke_api_token(self, uow: IdentityUnitOfWorkFactory, clock: Clock) -> RevokeApiToken:
+        return RevokeApiToken(uow, clock)
+
+
+def api_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
+    """``overrides`` replace what the providers before them provide (tests: a clock they move)."""
     from dishka.integrations.fastapi import FastapiProvider
 
     return make_async_container(
-        ServicesProvider(), GalleryProvider(), ApiProvider(), FastapiProvider(), context={Settings: settings}
+        ServicesProvider(),
+        GalleryProvider(),
+        ApiProvider(),
+        IdentityProvider(),
+        FastapiProvider(),
+        *overrides,
+        context={Settings: settings},
     )
 
 

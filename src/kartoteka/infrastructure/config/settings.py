@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kartoteka.infrastructure.config.auth import AuthSettings
 from kartoteka.infrastructure.config.documents import DocumentSettings
 from kartoteka.infrastructure.config.embedders import EmbedderRegistrySettings
 from kartoteka.infrastructure.config.gallery import GallerySettings
@@ -188,6 +189,7 @@ class Settings(BaseSettings):
     inference: InferenceSettings = InferenceSettings()
     embedding: EmbedderRegistrySettings = EmbedderRegistrySettings()
     gallery: GallerySettings = GallerySettings()
+    auth: AuthSettings = AuthSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -227,3 +227,88 @@ image_vectors = Table(
     CheckConstraint(f"state IN {VECTOR_STATES!r}", name="state"),
     Index(None, "model_key", "model_version", "state"),
 )
+
+# ------------------------------------------------------------------------------------------ identity
+
+ROLES = ("user", "editor", "admin")
+ATTEMPT_KINDS = ("otp_start", "otp_verify")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    # Normalised (trimmed, NFC, lower case) by the domain, so a unique index is a unique mailbox.
+    Column("email", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"role IN {ROLES!r}", name="role"),
+    Index(None, "email", unique=True),
+    Index(None, "role"),
+)
+
+# Tokens and codes are stored only as hashes (see domain.identity.digests); look-ups go by the hash.
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("token_hash", Text, nullable=False),
+    # Null for an address with no account: the challenge is a decoy that no code opens.
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("email", Text, nullable=False),
+    Column("code_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("consumed_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("attempts >= 0", name="attempts"),
+    Index(None, "token_hash", unique=True),
+    Index(None, "expires_at"),
+    Index(None, "user_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("token_hash", Text, nullable=False),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index(None, "token_hash", unique=True),
+    Index(None, "user_id"),
+    Index(None, "expires_at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("token_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("created_by", UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(f"role IN {ROLES!r}", name="role"),
+    Index(None, "token_hash", unique=True),
+    Index(None, "created_by"),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("email", Text, nullable=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("client", Text, nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"kind IN {ATTEMPT_KINDS!r}", name="kind"),
+    Index(None, "occurred_at"),
+    Index(None, "email", "occurred_at"),
+    Index(None, "user_id"),
+)

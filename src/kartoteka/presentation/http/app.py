@@ -10,6 +10,7 @@ from dishka.integrations.fastapi import setup_dishka
 from fastapi import FastAPI
 
 from kartoteka.presentation.http import (
+    auth,
     batches,
     gallery,
     gallery_events,
@@ -24,9 +25,13 @@ from kartoteka.presentation.http.errors import install_error_handlers
 
 
 def create_app(container: AsyncContainer) -> FastAPI:
+    # Which routes exist depends on the auth mode, so it is known before the app is built.
+    auth_options = container.get_sync(auth.AuthOptions)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with auth.identity_lifespan(container, auth_options):
+            yield
         await container.close()
 
     app = FastAPI(
@@ -36,6 +41,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    auth.install_identity(app, auth_options)
     app.include_router(health.router)
     app.include_router(recognition.router)
     app.include_router(transcripts.router)

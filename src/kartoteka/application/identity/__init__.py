@@ -1,0 +1,1 @@
+"""Identity use cases: log in by email code, sessions, users, API tokens."""

@@ -1,0 +1,1 @@
+"""Who may do what: users and their roles, one-time codes, sessions and API tokens."""

@@ -1,0 +1,1 @@
+"""PostgreSQL adapters for identity: users, challenges, sessions, API tokens, login attempts."""

@@ -1,0 +1,1 @@
+"""Mail: sending login codes over SMTP, and checking email addresses."""

@@ -1,0 +1,377 @@
+"""Authentication over HTTP: Sketch-Search's login contract, and who the caller is on every route.
+
+Routes and bodies are the contract's (``reference/sketch-search.md`` §1), so its web
+UI logs in unchanged: ``POST /api/auth/otp/start`` → ``challenge_token`` cookie,
+``POST /api/auth/otp/verify`` → ``session_token`` cookie, ``GET /api/session``,
+``POST /api/session/logout``. What the seed got wrong is not repeated: the
+challenge cookie is set for every address (its presence told who has an
+account), logout revokes the session in the database, a stale challenge
+cookie is not a 500, and no token, code or cookie is ever logged.
+
+``identify`` and ``require`` are how any route (HTTP, WebSocket or SSE) learns
+who is calling: a ``session_token`` cookie or an ``Authorization: Bearer`` API
+token, or everyone-is-admin when ``auth.kind`` is ``none``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from dishka import AsyncContainer
+from dishka.integrations.fastapi import FromDishka, inject
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
+
+from kartoteka.application.identity.errors import (
+    AuthenticationRequiredError,
+    ChallengeMissingError,
+    ChallengeNotFoundError,
+    EmailTakenError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UserAlreadyExistsError,
+)
+from kartoteka.application.identity.otp import StartOtp, VerifyOtp
+from kartoteka.application.identity.sessions import (
+    Authenticate,
+    GetSession,
+    Logout,
+    LogoutEverywhere,
+    PurgeExpired,
+    SessionState,
+)
+from kartoteka.application.identity.users import EnsureDefaultAdmin
+from kartoteka.application.ports.identity import (
+    ApiTokenNotFoundError,
+    MailUnavailableError,
+    RateLimiterUnavailableError,
+    UserConflictError,
+    UserNotFoundError,
+)
+from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
+from kartoteka.domain.identity.api_tokens import InvalidTokenNameError
+from kartoteka.domain.identity.challenges import ChallengeRefusal, ChallengeRefusedError
+from kartoteka.domain.identity.emails import InvalidEmailError
+from kartoteka.domain.identity.principal import Principal
+from kartoteka.domain.identity.roles import Role, UnknownRoleError
+from kartoteka.domain.identity.users import LastAdminError, SelfLockoutError
+from kartoteka.presentation.http.errors import error
+
+log = logging.getLogger(__name__)
+
+CHALLENGE_COOKIE = "challenge_token"
+SESSION_COOKIE = "session_token"
+PRINCIPAL_STATE = "kartoteka_principal"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOptions:
+    """What the HTTP layer needs to know about authentication before the first request."""
+
+    enabled: bool = False  # auth.kind otp
+    cookie_secure: bool = True
+    purge_interval_s: float = 3600.0
+
+
+# ------------------------------------------------------------------------------ who is calling
+
+
+def client_address(conn: HTTPConnection) -> str | None:
+    """The peer address (uvicorn puts a trusted proxy's X-Forwarded-For here); rate limits key on it."""
+    return conn.client.host if conn.client else None
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; "" for a Bearer header without one; None otherwise."""
+    header = conn.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _container(conn: HTTPConnection) -> AsyncContainer:
+    container: AsyncContainer | None = getattr(conn.state, "dishka_container", None)
+    return container if container is not None else conn.app.state.dishka_container
+
+
+async def identify(conn: HTTPConnection) -> Principal:
+    """Who sent this request or opened this socket; anonymous when no credential is valid.
+
+    Works for ``Request`` and ``WebSocket`` alike, and is worked out once per connection.
+    """
+    known: Principal | None = getattr(conn.state, PRINCIPAL_STATE, None)
+    if known is not None:
+        return known
+    authenticate = await _container(conn).get(Authenticate)
+    principal = await authenticate(conn.cookies.get(SESSION_COOKIE), bearer_token(conn))
+    setattr(conn.state, PRINCIPAL_STATE, principal)
+    return principal
+
+
+def require(role: Role) -> Callable[[HTTPConnection], Awaitable[Principal]]:
+    """A FastAPI dependency: the caller, if their role is at least ``role``.
+
+    Raises AuthenticationRequiredError (401) for an anonymous caller and PermissionDeniedError
+    (403) for one whose role is too low. Use ``Depends(require(Role.EDITOR))`` on a route or a
+    router; a WebSocket route can call ``identify`` and close the socket itself.
+    """
+
+    async def caller_with_role(conn: HTTPConnection) -> Principal:
+        principal = await identify(conn)
+        if not principal.authenticated:
+            raise AuthenticationRequiredError
+        if not principal.may(role):
+            raise PermissionDeniedError
+        return principal
+
+    caller_with_role.__name__ = f"require_{role.value}"
+    return caller_with_role
+
+
+# ------------------------------------------------------------------------------------- cookies
+
+
+def _options(conn: HTTPConnection) -> AuthOptions:
+    options: AuthOptions = conn.app.state.auth_options
+    return options
+
+
+def set_cookie(response: JSONResponse, conn: HTTPConnection, name: str, value: str) -> None:
+    """HttpOnly, SameSite=Lax, Path=/, a browser-session cookie (the server decides expiry)."""
+    response.set_cookie(name, value, httponly=True, secure=_options(conn).cookie_secure, samesite="lax", path="/")
+
+
+def clear_cookie(response: JSONResponse, conn: HTTPConnection, name: str) -> None:
+    response.delete_cookie(name, httponly=True, secure=_options(conn).cookie_secure, samesite="lax", path="/")
+
+
+# -------------------------------------------------------------------------------------- routes
+
+otp_router = APIRouter(prefix="/api/auth/otp", tags=["auth"])
+session_router = APIRouter(prefix="/api/session", tags=["auth"])
+
+
+class OtpStartBody(BaseModel):
+    email: str = Field(max_length=320)
+
+
+class OtpVerifyBody(BaseModel):
+    code: str = Field(max_length=64)
+
+
+@otp_router.post("/start", response_model=None)
+@inject
+async def otp_start(request: Request, body: Annotated[OtpStartBody, Body()], start: FromDishka[StartOtp]) -> Any:
+    """Mails a code when the address has an account; the answer and the cookie are the same either way."""
+    token = await start(body.email, client_address(request))
+    response = JSONResponse({"state": SessionState.CHALLENGE_ISSUED.value})
+    set_cookie(response, request, CHALLENGE_COOKIE, token)
+    return response
+
+
+_REFUSALS = {
+    ChallengeRefusal.WRONG_CODE: (401, "Invalid OTP code."),
+    ChallengeRefusal.EXPIRED: (403, "OTP code expired"),
+    ChallengeRefusal.CONSUMED: (403, "OTP code already used. Please start the OTP process again."),
+    ChallengeRefusal.EXHAUSTED: (403, "Too many wrong codes. Please start the OTP process again."),
+}
+
+
+@otp_router.post("/verify", response_model=None)
+@inject
+async def otp_verify(request: Request, body: Annotated[OtpVerifyBody, Body()], verify: FromDishka[VerifyOtp]) -> Any:
+    try:
+        login = await verify(request.cookies.get(CHALLENGE_COOKIE), body.code, client_address(request))
+    except ChallengeRefusedError as refused:
+        status, message = _REFUSALS[refused.reason]
+        response = error(status, message, {"attempts_left": refused.attempts_left})
+        if refused.attempts_left == 0:  # the challenge is dead: the UI must start again
+            clear_cookie(response, request, CHALLENGE_COOKIE)
+        return response
+    except ChallengeNotFoundError as exc:
+        response = error(403, str(exc))
+        clear_cookie(response, request, CHALLENGE_COOKIE)
+        return response
+    response = JSONResponse({"state": SessionState.AUTHENTICATED.value, "role": login.user.role.value})
+    set_cookie(response, request, SESSION_COOKIE, login.token)
+    clear_cookie(response, request, CHALLENGE_COOKIE)
+    return response
+
+
+@session_router.get("", response_model=None)
+@inject
+async def session_state(request: Request, get_session: FromDishka[GetSession]) -> Any:
+    view = await get_session(
+        request.cookies.get(CHALLENGE_COOKIE), request.cookies.get(SESSION_COOKIE), bearer_token(request)
+    )
+    body: dict[str, Any] = {"state": view.state.value}
+    if view.state is SessionState.AUTHENTICATED and view.principal.role is not None:
+        body["role"] = view.principal.role.value
+        if view.principal.email is not None:
+            body["email"] = view.principal.email
+    response = JSONResponse(body)
+    if view.clear_challenge:
+        clear_cookie(response, request, CHALLENGE_COOKIE)
+    if view.clear_session:
+        clear_cookie(response, request, SESSION_COOKIE)
+    return response
+
+
+@inject
+async def logout(request: Request, end: FromDishka[Logout]) -> Any:
+    """Revokes the session server-side: the cookie stops working wherever a copy of it is."""
+    await end(request.cookies.get(SESSION_COOKIE))
+    response = JSONResponse({"state": SessionState.ANONYMOUS.value})
+    clear_cookie(response, request, SESSION_COOKIE)
+    clear_cookie(response, request, CHALLENGE_COOKIE)
+    return response
+
+
+# The UI posts to ``/logout/``; the seed answered that with a redirect.
+session_router.add_api_route("/logout", logout, methods=["POST"], response_model=None)
+session_router.add_api_route("/logout/", logout, methods=["POST"], response_model=None, include_in_schema=False)
+
+account_router = APIRouter(prefix="/api/session", tags=["auth"])
+
+
+@inject
+async def logout_everywhere(
+    request: Request, end_all: FromDishka[LogoutEverywhere], principal: Annotated[Principal, Depends(identify)]
+) -> Any:
+    """Every session of the calling user ends, this one included (a lost laptop, a shared computer)."""
+    revoked = await end_all(principal)
+    response = JSONResponse({"state": SessionState.ANONYMOUS.value, "revoked": revoked})
+    clear_cookie(response, request, SESSION_COOKIE)
+    clear_cookie(response, request, CHALLENGE_COOKIE)
+    return response
+
+
+account_router.add_api_route("/logout-everywhere", logout_everywhere, methods=["POST"], response_model=None)
+account_router.add_api_route(
+    "/logout-everywhere/", logout_everywhere, methods=["POST"], response_model=None, include_in_schema=False
+)
+
+
+# --------------------------------------------------------------------------------- installation
+
+
+def install_identity(app: FastAPI, options: AuthOptions) -> None:
+    """Mount the routes the mode calls for and map identity errors to the contract's answers.
+
+    With ``auth.kind: none`` only ``/api/session`` (always an admin) and logout are mounted: no
+    user, OTP or token route exists, as in the contract.
+    """
+    from kartoteka.presentation.http import users
+
+    app.state.auth_options = options
+    _install_error_handlers(app)
+    app.include_router(session_router)
+    if options.enabled:
+        app.include_router(otp_router)
+        app.include_router(account_router)
+        app.include_router(users.router)
+        app.include_router(users.tokens_router)
+
+
+@contextlib.asynccontextmanager
+async def identity_lifespan(container: AsyncContainer, options: AuthOptions) -> AsyncIterator[None]:
+    """Start-up: warn loudly when the service is open; otherwise make sure someone can log in, and keep
+    the tables small while the process runs."""
+    if not options.enabled:
+        log.warning(
+            "AUTHENTICATION IS OFF (auth.kind: none): every request acts as an admin. Anyone who can reach "
+            "this service can read, change and delete everything. Set auth.kind: otp for any shared deployment."
+        )
+        yield
+        return
+    ensure = await container.get(EnsureDefaultAdmin)
+    purge = await container.get(PurgeExpired)
+    admin_ready = False
+    try:
+        await ensure()
+        admin_ready = True
+    except DatabaseUnavailableError as exc:  # the database may come up after the api; keep trying below
+        log.warning("could not check for a default admin yet: %s", exc)
+    task = asyncio.create_task(_housekeeping(ensure, purge, options.purge_interval_s, admin_ready))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _housekeeping(ensure: EnsureDefaultAdmin, purge: PurgeExpired, interval_s: float, admin_ready: bool) -> None:
+    while True:
+        try:
+            if not admin_ready:
+                await ensure()
+                admin_ready = True
+            await purge()
+        except DatabaseUnavailableError as exc:
+            log.warning("identity housekeeping postponed: %s", exc)
+        except Exception:  # a bug here must not end the loop, nor the process
+            log.exception("identity housekeeping failed")
+        await asyncio.sleep(interval_s if admin_ready else min(interval_s, 5.0))
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthenticationRequiredError)
+    @app.exception_handler(ChallengeMissingError)
+    @app.exception_handler(ChallengeNotFoundError)
+    @app.exception_handler(PermissionDeniedError)
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        status = 401 if isinstance(exc, AuthenticationRequiredError) else 403
+        return error(status, str(exc))
+
+    @app.exception_handler(RateLimitedError)
+    async def limited(_: Request, exc: RateLimitedError) -> JSONResponse:
+        return error(429, str(exc), {"retry_after_s": exc.retry_after_s}, {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(MailUnavailableError)
+    async def mail_down(_: Request, exc: MailUnavailableError) -> JSONResponse:
+        return error(503, "The login code could not be sent; try again shortly", str(exc))
+
+    @app.exception_handler(RateLimiterUnavailableError)
+    async def limiter_down(_: Request, exc: RateLimiterUnavailableError) -> JSONResponse:
+        log.warning("refusing logins: %s", exc)
+        return error(503, "a service Kartoteka depends on is unavailable; try again shortly", str(exc))
+
+    @app.exception_handler(InvalidEmailError)
+    async def bad_email(_: Request, exc: InvalidEmailError) -> JSONResponse:
+        return error(422, f"Invalid email address: {exc}", {"field": "email"})
+
+    @app.exception_handler(UnknownRoleError)
+    async def bad_role(_: Request, exc: UnknownRoleError) -> JSONResponse:
+        return error(422, str(exc), {"field": "role"})
+
+    @app.exception_handler(InvalidTokenNameError)
+    async def bad_name(_: Request, exc: InvalidTokenNameError) -> JSONResponse:
+        return error(422, str(exc), {"field": "name"})
+
+    @app.exception_handler(UserNotFoundError)
+    async def no_user(_: Request, exc: UserNotFoundError) -> JSONResponse:
+        return error(404, "User not found", {"id": str(exc.user_id)})
+
+    @app.exception_handler(ApiTokenNotFoundError)
+    async def no_token(_: Request, exc: ApiTokenNotFoundError) -> JSONResponse:
+        return error(404, "API token not found", {"id": str(exc.token_id)})
+
+    @app.exception_handler(UserAlreadyExistsError)
+    async def duplicate(_: Request, exc: UserAlreadyExistsError) -> JSONResponse:
+        return error(400, str(exc))  # the contract's status for a duplicate on create
+
+    @app.exception_handler(EmailTakenError)
+    @app.exception_handler(UserConflictError)
+    @app.exception_handler(LastAdminError)
+    @app.exception_handler(SelfLockoutError)
+    async def conflict(_: Request, exc: Exception) -> JSONResponse:
+        return error(409, str(exc))

@@ -1,0 +1,182 @@
+"""``/api/users`` and ``/api/tokens``: managing who may log in, for admins only (OTP mode).
+
+The users routes are Sketch-Search's, with the quirks its admin page relies on
+accepted (``pageSize`` as well as ``page_size``, ``POST /api/users`` with and
+without the slash, a JSON body from ``DELETE``) and its bugs fixed: ``total``
+counts the filtered users, emails are validated, ids are the server's, an
+unknown id is a 404, and the last admin cannot be deleted or demoted.
+API tokens are added: created with a role, shown once, revoked by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+from dishka.integrations.fastapi import FromDishka, inject
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from kartoteka.application.identity.tokens import CreateApiToken, ListApiTokens, RevokeApiToken
+from kartoteka.application.identity.users import (
+    MAX_PAGE_SIZE,
+    CreateUser,
+    DeleteUser,
+    GetUser,
+    ListUsers,
+    UpdateUser,
+)
+from kartoteka.application.ports.identity import UserFilter
+from kartoteka.domain.identity.api_tokens import ApiToken
+from kartoteka.domain.identity.principal import Principal
+from kartoteka.domain.identity.roles import Role, parse_role
+from kartoteka.domain.identity.users import User
+from kartoteka.presentation.http.auth import require
+from kartoteka.presentation.http.errors import error
+
+Endpoint = Callable[..., Any]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+router = APIRouter(prefix="/api/users", tags=["users"], dependencies=[Depends(require(Role.ADMIN))])
+tokens_router = APIRouter(prefix="/api/tokens", tags=["users"], dependencies=[Depends(require(Role.ADMIN))])
+
+
+def _route(target: APIRouter, method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
+    """Register ``path`` and its trailing-slash twin: the UI calls both spellings."""
+    kwargs.setdefault("response_model", None)
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        target.add_api_route(path, endpoint, methods=[method], **kwargs)
+        target.add_api_route(path + "/", endpoint, methods=[method], include_in_schema=False, **kwargs)
+        return endpoint
+
+    return register
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "role": user.role.value,
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
+    }
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": str(token.id),
+        "name": token.name,
+        "role": token.role.value,
+        "created_at": token.created_at.isoformat(),
+        "created_by": str(token.created_by) if token.created_by else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+class _BadQuery(ValueError):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+
+
+def _positive(name: str, value: str | None, default: int, most: int) -> int:
+    """An empty value is the default: the UI sends every filter, set or not."""
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _BadQuery(name, "must be a whole number") from None
+    if not 1 <= number <= most:
+        raise _BadQuery(name, f"must be 1 to {most}")
+    return number
+
+
+@_route(router, "GET", "")
+@inject
+async def list_users(request: Request, users: FromDishka[ListUsers]) -> Any:
+    """Query: page, page_size (or the UI's pageSize), email (substring, any case), role."""
+    q = request.query_params
+    try:
+        page = _positive("page", q.get("page"), 1, 1_000_000)
+        size_field = "page_size" if q.get("page_size", "").strip() else "pageSize"
+        page_size = _positive(size_field, q.get(size_field), 10, MAX_PAGE_SIZE)
+    except _BadQuery as exc:
+        return error(422, str(exc), {"field": exc.field})
+    role = q.get("role", "").strip()
+    where = UserFilter(email_contains=q.get("email") or None, role=parse_role(role) if role else None)
+    found = await users(where, page, page_size)
+    return {"users": [user_json(u) for u in found.users], "total": found.total}
+
+
+class NewUser(BaseModel):
+    email: str = Field(max_length=320)
+    role: str = "user"
+    id: str | None = Field(None, description="Ignored: the server chooses ids.")
+
+
+class UserChange(BaseModel):
+    email: str | None = Field(None, max_length=320)
+    role: str | None = None
+    id: UUID | None = Field(None, description="When given, must be the id in the path.")
+
+
+@_route(router, "POST", "", status_code=201)
+@inject
+async def create_user(body: Annotated[NewUser, Body()], create: FromDishka[CreateUser], by: Admin) -> Any:
+    user = await create(body.email, parse_role(body.role), by)
+    return JSONResponse(user_json(user), status_code=201)
+
+
+@_route(router, "GET", "/{user_id}")
+@inject
+async def get_user(user_id: UUID, get: FromDishka[GetUser]) -> Any:
+    return user_json(await get(user_id))
+
+
+@_route(router, "PUT", "/{user_id}")
+@inject
+async def update_user(
+    user_id: UUID, body: Annotated[UserChange, Body()], update: FromDishka[UpdateUser], by: Admin
+) -> Any:
+    if body.id is not None and body.id != user_id:
+        return error(422, "the id in the body is not the id in the path", {"field": "id"})
+    role = parse_role(body.role) if body.role is not None else None
+    return user_json(await update(user_id, body.email, role, by))
+
+
+@_route(router, "DELETE", "/{user_id}")
+@inject
+async def delete_user(user_id: UUID, delete: FromDishka[DeleteUser], by: Admin) -> Any:
+    """A JSON body, not the seed's empty 204 (the UI parses every answer as JSON)."""
+    deleted = await delete(user_id, by)
+    return {"status": "success", "id": str(deleted.id), "user": user_json(deleted)}
+
+
+class NewToken(BaseModel):
+    name: str = Field(max_length=200)
+    role: str = "user"
+
+
+@_route(tokens_router, "GET", "")
+@inject
+async def list_tokens(tokens: FromDishka[ListApiTokens]) -> Any:
+    return {"tokens": [token_json(t) for t in await tokens()]}
+
+
+@_route(tokens_router, "POST", "", status_code=201)
+@inject
+async def create_token(body: Annotated[NewToken, Body()], create: FromDishka[CreateApiToken], by: Admin) -> Any:
+    """The raw token is in this answer only; it is stored hashed and cannot be shown again."""
+    issued = await create(body.name, parse_role(body.role), by)
+    return JSONResponse(token_json(issued.token) | {"token": issued.raw}, status_code=201)
+
+
+@_route(tokens_router, "DELETE", "/{token_id}")
+@inject
+async def revoke_token(token_id: UUID, revoke: FromDishka[RevokeApiToken], by: Admin) -> Any:
+    revoked = await revoke(token_id, by)
+    return {"status": "success", "id": str(revoked.id), "token": token_json(revoked)}
