@@ -21,6 +21,7 @@ from kartoteka.presentation.http import (
     transcripts,
     ws,
 )
+from kartoteka.presentation.http.access import AccessControl, check_every_route_has_a_rule
 from kartoteka.presentation.http.errors import install_error_handlers
 
 
@@ -51,5 +52,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(gallery.router)
     app.include_router(gallery_events.router)
+    check_every_route_has_a_rule(app)  # a route without a rule stops start-up, never runs open
+    app.add_middleware(AccessControl)
     setup_dishka(container, app)
     return app

@@ -1,0 +1,139 @@
+"""Who may call what: one rule for every route, checked before the route runs.
+
+Roles are ordered user < editor < admin. Users read and search; editors also
+submit, correct, upload, cancel, retry and delete; admins also manage users and
+API tokens. The rules are written out here, route pattern by route pattern, and
+the app refuses to start when a route has none: a new route cannot slip out
+unguarded. WebSockets and the SSE stream are checked the same way, with the
+same cookie or bearer token; a refused socket is closed before it is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from kartoteka.domain.identity.roles import Role
+from kartoteka.presentation.http.auth import identify
+
+PUBLIC = None
+WS = "WS"  # the "method" of a WebSocket route
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    role: Role | None
+
+    def applies(self, method: str, path: str) -> bool:
+        return method in self.methods and self.pattern.fullmatch(path) is not None
+
+
+def _rule(methods: str, pattern: str, role: Role | None) -> Rule:
+    return Rule(frozenset(methods.split()), re.compile(pattern), role)
+
+
+READ = "GET HEAD"
+WRITE = "POST PUT PATCH DELETE"
+SLASH = "/?"
+
+# First match wins; the order goes from particular to general.
+RULES: tuple[Rule, ...] = (
+    _rule(READ, r"/health|/ready|/docs.*|/redoc|/openapi\.json", PUBLIC),
+    _rule(READ + " " + WRITE, r"/api/auth/.*|/api/session(/.*)?", PUBLIC),  # logging in needs no login
+    _rule(READ + " " + WRITE, r"/api/(users|tokens)(/.*)?", Role.ADMIN),
+    # Searching is reading, even where the query travels in a POST body.
+    _rule("POST", r"/api/images/(similarity-search|search-by-image|search-by-text)" + SLASH, Role.USER),
+    _rule(READ, r"/api/(recognition|images|fs)(/.*)?", Role.USER),
+    _rule(WRITE, r"/api/(recognition|images)(/.*)?", Role.EDITOR),
+    _rule(READ, r"/task/?|/task/image", Role.USER),
+    _rule(WRITE, r"/task/(submit|cancel|update_text)", Role.EDITOR),
+    _rule(WS, r"/api/ws|/task/status", Role.USER),
+)
+
+
+class UnguardedRouteError(RuntimeError):
+    """A route without an access rule: a start-up error, never a route open by accident."""
+
+
+def required_role(method: str, path: str) -> Role | None:
+    for rule in RULES:
+        if rule.applies(method, path):
+            return rule.role
+    raise UnguardedRouteError(f"no access rule for {method} {path}")
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path template) the app serves, slash twins included; WebSockets as ``WS``."""
+    found: list[tuple[str, str]] = []
+
+    def walk(routes: Iterable[object], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.extend((method, prefix + route.path) for method in sorted(route.methods or ()))
+            elif isinstance(route, APIWebSocketRoute):
+                found.append((WS, prefix + route.path))
+            elif (included := getattr(route, "original_router", None)) is not None:
+                # FastAPI keeps an included router whole; its include-time prefix comes on top.
+                context = getattr(route, "include_context", None)
+                walk(included.routes, prefix + (getattr(context, "prefix", "") or ""))
+            elif hasattr(route, "routes"):
+                walk(route.routes, prefix + getattr(route, "path", ""))
+            elif hasattr(route, "path") and hasattr(route, "methods"):  # FastAPI's own docs routes
+                found.extend((method, prefix + route.path) for method in sorted(route.methods or ()))
+
+    walk(app.router.routes, "")
+    return found
+
+
+def check_every_route_has_a_rule(app: FastAPI) -> None:
+    for method, path in route_table(app):
+        required_role(method, _example(path))
+
+
+def _example(template: str) -> str:
+    return re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", template)
+
+
+class AccessControl:
+    """ASGI middleware applying ``RULES`` to every request and WebSocket before routing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self._app(scope, receive, send)
+            return
+        method = WS if scope["type"] == "websocket" else scope["method"]
+        try:
+            role = required_role(method, scope["path"])
+        except UnguardedRouteError:
+            role = Role.ADMIN  # an unknown path is refused by routing anyway; never open by default
+        if role is None:
+            await self._app(scope, receive, send)
+            return
+        conn: HTTPConnection = WebSocket(scope, receive, send) if method == WS else Request(scope, receive)
+        principal = await identify(conn)
+        if not principal.authenticated:
+            await _refuse(scope, receive, send, 401, "Authentication required")
+        elif not principal.may(role):
+            await _refuse(scope, receive, send, 403, "Insufficient permissions")
+        else:
+            await self._app(scope, receive, send)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 4000 + status, "reason": message})
+        return
+    await JSONResponse({"error": message, "detail": None}, status_code=status)(scope, receive, send)
