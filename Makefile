@@ -1,5 +1,5 @@
 # Kartoteka developer commands. `make test` works on a fresh machine: it installs what it needs.
-.PHONY: setup run recognize-demo demo lint test test-fast bench bench-service clean
+.PHONY: setup run recognize-demo demo lint test test-fast bench bench-service bench-gallery clean
 
 VENV := .venv/bin
 DEMO := var/demo
@@ -36,6 +36,10 @@ bench: setup
 
 bench-service: setup
 	$(VENV)/python -m tests.bench.service $(BENCH_ARGS)
+
+# Vector search (HNSW against exact, 100,000 × 768) and indexing throughput (against the model alone).
+bench-gallery: setup
+	$(VENV)/python -m tests.bench.gallery $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
