@@ -1,6 +1,8 @@
 """IndexImages and PrepareModel: the embedding worker's jobs.
 
-A batch is read, embedded in one model call and written in one transaction;
+A batch is read, embedded in one model call and written in one transaction
+(its objects are fetched and its thumbnails stored a few at a time, and the
+thumbnails are drawn while the encoder works, so waits and the model overlap);
 an image that cannot be read or decoded is marked failed with its reason and
 never takes the rest of its batch down. A model the gallery has not seen yet
 (a new key, or new weights under the same key) is registered as *building*:
@@ -10,9 +12,11 @@ and the switch happens when the last pending image is done.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 from kartoteka.application.gallery.messages import embed_job, gallery_event
@@ -31,6 +35,25 @@ from kartoteka.domain.gallery.image import GalleryImage, ImageNotFoundError
 from kartoteka.domain.recognition.errors import UnreadableImageError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Object-store requests of one batch in flight at once: reads and thumbnail writes wait on the
+# network, not on this process, so they overlap; the bound keeps a large batch from opening a
+# connection per image.
+IO_CONCURRENCY = 8
+
+
+async def _each(items: Sequence[T], action: Callable[[T], Awaitable[R]], limit: int = IO_CONCURRENCY) -> list[R]:
+    """``action`` on every item, at most ``limit`` at a time; results in the order of ``items``."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> R:
+        async with gate:
+            return await action(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,25 +92,34 @@ class IndexImages:
                     continue
         readable: list[tuple[GalleryImage, bytes]] = []
         failures: dict[UUID, str] = {}
-        for image in images:
-            try:
-                readable.append((image, await self._files.read(image)))
-            except ImageNotFoundError:
-                failures[image.id] = "the file is gone"
-            except OSError as exc:
-                failures[image.id] = f"cannot read the file: {exc}"
-        outcomes = await self._encoder.embed_images([data for _, data in readable], ImageKind.PHOTO)
+        for image, read in zip(images, await _each(images, self._read), strict=True):
+            if isinstance(read, bytes):
+                readable.append((image, read))
+            else:
+                failures[image.id] = read
+        data = [item for _, item in readable]
+        # Thumbnails are made one at a time in the background while the encoder decodes and embeds the
+        # batch: their work overlaps the encoder's instead of following it. Only those of images that
+        # embedded are kept, as before.
+        drafts = asyncio.ensure_future(self._draft_thumbnails(data))
+        try:
+            outcomes = await self._encoder.embed_images(data, ImageKind.PHOTO)
+        except BaseException:
+            drafts.cancel()
+            await asyncio.gather(drafts, return_exceptions=True)
+            raise
         thumbnails: dict[UUID, Thumbnail] = {}
-        for (image, data), outcome in zip(readable, outcomes, strict=True):
+        for (image, _), outcome, draft in zip(readable, outcomes, await drafts, strict=True):
             if isinstance(outcome, NotEmbedded):
                 failures[image.id] = outcome.reason
-                continue
-            try:
-                thumbnails[image.id] = await self._thumbnails.make(data)
-            except UnreadableImageError as exc:
-                log.warning("no thumbnail for %s: %s", image.path, exc)
-        for image_id, thumb in thumbnails.items():
-            await self._storage.put(f"thumbnails/{image_id}.jpg", thumb.data, thumb.media_type)
+            elif isinstance(draft, UnreadableImageError):
+                log.warning("no thumbnail for %s: %s", image.path, draft)
+            else:
+                thumbnails[image.id] = draft
+        await _each(
+            list(thumbnails.items()),
+            lambda item: self._storage.put(f"thumbnails/{item[0]}.jpg", item[1].data, item[1].media_type),
+        )
         embedded = 0
         async with self._uow() as uow:
             for (image, _), outcome in zip(readable, outcomes, strict=True):
@@ -116,6 +148,24 @@ class IndexImages:
             await self._models.mark_ready(model)
             log.info("index of %s/%s is complete: searches use it now", model.key, model.version)
         return IndexReport(embedded, len(failures), len(image_ids) - len(images), progress.pending)
+
+    async def _read(self, image: GalleryImage) -> bytes | str:
+        """The image's bytes, or why they cannot be read."""
+        try:
+            return await self._files.read(image)
+        except ImageNotFoundError:
+            return "the file is gone"
+        except OSError as exc:
+            return f"cannot read the file: {exc}"
+
+    async def _draft_thumbnails(self, data: Sequence[bytes]) -> list[Thumbnail | UnreadableImageError]:
+        made: list[Thumbnail | UnreadableImageError] = []
+        for item in data:
+            try:
+                made.append(await self._thumbnails.make(item))
+            except UnreadableImageError as exc:
+                made.append(exc)
+        return made
 
 
 class PrepareModel:
