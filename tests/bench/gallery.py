@@ -334,6 +334,7 @@ async def build_index(url: str, model: EmbeddingModelId, args: argparse.Namespac
             await conn.execute(text(f"DROP INDEX IF EXISTS {index_name(model)}"))
             shown = str(await conn.scalar(text("SHOW maintenance_work_mem")))
             workers = await conn.scalar(text("SHOW max_parallel_maintenance_workers"))
+        notices.clear()  # the DROP's "does not exist, skipping"
         print(
             f"  search: building the HNSW index through SqlModelRegistry.register, maintenance_work_mem={shown}, "
             f"max_parallel_maintenance_workers={workers}…",
