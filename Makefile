@@ -1,5 +1,5 @@
 # Kartoteka developer commands. `make test` works on a fresh machine: it installs what it needs.
-.PHONY: setup run recognize-demo demo lint test test-fast bench bench-service bench-fulltext clean
+.PHONY: setup run recognize-demo demo lint test test-fast bench bench-service bench-fulltext bench-gallery clean
 
 VENV := .venv/bin
 DEMO := var/demo
@@ -40,6 +40,10 @@ bench-service: setup
 # Full-text search over 100,000 synthetic cards: latency p50/p95 by query kind, index sizes, ILIKE baseline.
 bench-fulltext: setup
 	$(VENV)/python -m tests.bench.fulltext $(BENCH_ARGS)
+
+# Vector search (HNSW against exact, 100,000 × 768) and indexing throughput (against the model alone).
+bench-gallery: setup
+	$(VENV)/python -m tests.bench.gallery $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -10,9 +10,11 @@ and the switch happens when the last pending image is done.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 from kartoteka.application.gallery.messages import embed_job, gallery_event
@@ -31,6 +33,26 @@ from kartoteka.domain.gallery.image import GalleryImage, ImageNotFoundError
 from kartoteka.domain.recognition.errors import UnreadableImageError
 
 log = logging.getLogger(__name__)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Object-store requests of one batch in flight at once: reads and thumbnail writes wait on the
+# network, not on this process, so they overlap; the bound keeps a large batch from opening a
+# connection per image.
+IO_CONCURRENCY = 8
+
+
+async def _each(items: Sequence[T], action: Callable[[T], Awaitable[R]], limit: int = IO_CONCURRENCY) -> list[R]:
+    """``action`` on every item, at most ``limit`` at a time; results in the order of ``items``."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> R:
+        async with gate:
+            return await action(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 def thumbnail_key(image_id: UUID) -> str:
@@ -74,25 +96,33 @@ class IndexImages:
                     continue
         readable: list[tuple[GalleryImage, bytes]] = []
         failures: dict[UUID, str] = {}
-        for image in images:
-            try:
-                readable.append((image, await self._files.read(image)))
-            except ImageNotFoundError:
-                failures[image.id] = "the file is gone"
-            except OSError as exc:
-                failures[image.id] = f"cannot read the file: {exc}"
-        outcomes = await self._encoder.embed_images([data for _, data in readable], ImageKind.PHOTO)
+        for image, read in zip(images, await _each(images, self._read), strict=True):
+            if isinstance(read, bytes):
+                readable.append((image, read))
+            else:
+                failures[image.id] = read
+        data = [item for _, item in readable]
+        # Thumbnails are drawn one at a time in the background while the encoder decodes and embeds the
+        # batch: their work overlaps the encoder's instead of following it. Only those of images that
+        # embedded are kept.
+        drafts = asyncio.ensure_future(self._draft_thumbnails(data))
+        try:
+            outcomes = await self._encoder.embed_images(data, ImageKind.PHOTO)
+        except BaseException:
+            drafts.cancel()
+            await asyncio.gather(drafts, return_exceptions=True)
+            raise
         vectors: dict[UUID, list[float]] = {}
         thumbnails: dict[UUID, Thumbnail] = {}
-        for (image, data), outcome in zip(readable, outcomes, strict=True):
+        for (image, _), outcome, draft in zip(readable, outcomes, await drafts, strict=True):
             if isinstance(outcome, NotEmbedded):
                 failures[image.id] = outcome.reason
                 continue
             vectors[image.id] = outcome.vector
-            try:
-                thumbnails[image.id] = await self._thumbnails.make(data)
-            except UnreadableImageError as exc:
-                log.warning("no thumbnail for %s: %s", image.path, exc)
+            if isinstance(draft, UnreadableImageError):
+                log.warning("no thumbnail for %s: %s", image.path, draft)
+            else:
+                thumbnails[image.id] = draft
         # Embedding took a while: the image may have been deleted, renamed or rewritten since it was
         # read. Only what indexing learned is written, only onto the content that was embedded; the
         # row stays locked from then to the commit, so a delete or a change waits for the vector and
@@ -127,6 +157,24 @@ class IndexImages:
             log.info("index of %s/%s is complete: searches use it now", model.key, model.version)
         skipped = len(dict.fromkeys(image_ids)) - len(images) + gone
         return IndexReport(embedded, len(failures), skipped, progress.pending)
+
+    async def _read(self, image: GalleryImage) -> bytes | str:
+        """The image's bytes, or why they cannot be read."""
+        try:
+            return await self._files.read(image)
+        except ImageNotFoundError:
+            return "the file is gone"
+        except OSError as exc:
+            return f"cannot read the file: {exc}"
+
+    async def _draft_thumbnails(self, data: Sequence[bytes]) -> list[Thumbnail | UnreadableImageError]:
+        made: list[Thumbnail | UnreadableImageError] = []
+        for item in data:
+            try:
+                made.append(await self._thumbnails.make(item))
+            except UnreadableImageError as exc:
+                made.append(exc)
+        return made
 
 
 class PrepareModel:
