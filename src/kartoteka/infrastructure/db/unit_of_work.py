@@ -8,52 +8,35 @@ unit of work"); the relay delivers them only after the commit is durable.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 from typing import Self
 
 from sqlalchemy import insert
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError, OutboundMessage
+from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.domain.recognition.events import DomainEvent
 from kartoteka.infrastructure.db.schema import outbox
 from kartoteka.infrastructure.db.tasks import SqlBatchRepository, SqlRevisionRepository, SqlTaskRepository
+from kartoteka.infrastructure.db.transaction import SqlTransaction
 
 MessageMapper = Callable[[DomainEvent], list[OutboundMessage]]
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(SqlTransaction):
     tasks: SqlTaskRepository
     batches: SqlBatchRepository
     revisions: SqlRevisionRepository
 
     def __init__(self, engine: AsyncEngine, messages_for: MessageMapper) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._messages_for = messages_for
-        self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
-        try:
-            self._conn = await self._engine.connect()
-            await self._conn.begin()
-        except (OSError, OperationalError, DBAPIError) as exc:
-            raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
-        self.tasks = SqlTaskRepository(self._conn)
-        self.batches = SqlBatchRepository(self._conn)
-        self.revisions = SqlRevisionRepository(self._conn)
+        conn = await self._begin()
+        self.tasks = SqlTaskRepository(conn)
+        self.batches = SqlBatchRepository(conn)
+        self.revisions = SqlRevisionRepository(conn)
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                await self._conn.rollback()
-        finally:
-            await self._conn.close()
-            self._conn = None
 
     async def commit(self) -> None:
         assert self._conn is not None

@@ -29,14 +29,11 @@ from kartoteka.domain.gallery.image import TOP, GalleryImage, ImageNotFoundError
 from kartoteka.infrastructure.db.gallery.connection import connected
 from kartoteka.infrastructure.db.gallery.rows import image_from_row, parse_vector, vector_text
 from kartoteka.infrastructure.db.schema import gallery_directories, gallery_images, image_vectors
+from kartoteka.infrastructure.db.transaction import like_pattern
 
 g = gallery_images
 _ORDER = {Ordering.CREATED: g.c.created_at, Ordering.MODIFIED: g.c.modified_at, Ordering.NAME: g.c.name}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def conditions(where: ImageFilter) -> list[ColumnElement[bool]]:
@@ -44,7 +41,7 @@ def conditions(where: ImageFilter) -> list[ColumnElement[bool]]:
     if where.directory is not None:
         found.append(g.c.directory == where.directory)
     if where.name_contains:
-        found.append(g.c.name.ilike(_like(where.name_contains), escape="\\"))
+        found.append(g.c.name.ilike(like_pattern(where.name_contains), escape="\\"))
     if where.created_min is not None:
         found.append(g.c.created_at >= where.created_min)
     if where.created_max is not None:

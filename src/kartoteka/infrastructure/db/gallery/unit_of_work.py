@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 from uuid import UUID
 
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kartoteka.application.ports.embedding import EmbeddingModelId
-from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError, OutboundMessage
+from kartoteka.application.ports.unit_of_work import OutboundMessage
 from kartoteka.domain.gallery.image import GalleryImage, ImageConflictError, ImageNotFoundError
 from kartoteka.infrastructure.db.gallery.rows import image_from_row, image_to_row, vector_text
 from kartoteka.infrastructure.db.schema import gallery_directories, gallery_images, image_vectors, outbox
+from kartoteka.infrastructure.db.transaction import SqlTransaction, like_pattern
 
 
 class SqlImageRepository:
@@ -79,7 +79,7 @@ class SqlImageRepository:
         return None if row is None else image_from_row(row)
 
     async def under_root_path(self, root: str, prefix: str) -> list[GalleryImage]:
-        pattern = prefix.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        pattern = like_pattern(prefix.rstrip("/"), prefix=True)
         rows = await self._conn.execute(
             select(gallery_images).where(
                 gallery_images.c.root == root, gallery_images.c.root_path.like(pattern, escape="\\")
@@ -101,7 +101,7 @@ class SqlImageRepository:
         )
 
     async def forget_directories(self, prefix: str) -> None:
-        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        pattern = like_pattern(prefix, prefix=True)
         await self._conn.execute(
             delete(gallery_directories).where(
                 (gallery_directories.c.path == prefix) | gallery_directories.c.path.like(pattern, escape="\\")
@@ -155,36 +155,20 @@ class SqlVectorStore:
         await self._conn.execute(delete(image_vectors).where(image_vectors.c.image_id == image_id))
 
 
-class SqlGalleryUnitOfWork:
+class SqlGalleryUnitOfWork(SqlTransaction):
     images: SqlImageRepository
     vectors: SqlVectorStore
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
+        super().__init__(engine)
         self._messages: list[OutboundMessage] = []
 
     async def __aenter__(self) -> Self:
-        try:
-            self._conn = await self._engine.connect()
-            await self._conn.begin()
-        except (OSError, OperationalError, DBAPIError) as exc:
-            raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
-        self.images = SqlImageRepository(self._conn)
-        self.vectors = SqlVectorStore(self._conn)
+        conn = await self._begin()
+        self.images = SqlImageRepository(conn)
+        self.vectors = SqlVectorStore(conn)
         self._messages = []
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                await self._conn.rollback()
-        finally:
-            await self._conn.close()
-            self._conn = None
 
     def send(self, message: OutboundMessage) -> None:
         self._messages.append(message)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kartoteka.application.ports.identity import (
     ApiTokenNotFoundError,
@@ -37,11 +37,7 @@ from kartoteka.infrastructure.db.identity.rows import (
     user_to_row,
 )
 from kartoteka.infrastructure.db.schema import api_tokens, login_attempts, otp_challenges, sessions, users
-
-
-def like_pattern(text: str) -> str:
-    """``%text%`` with LIKE's own wildcards in ``text`` taken literally (escape character ``\\``)."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+from kartoteka.infrastructure.db.transaction import SqlTransaction, like_pattern
 
 
 class SqlUserRepository:
@@ -196,43 +192,26 @@ class SqlLoginAttemptLog:
         return result.rowcount
 
 
-class SqlIdentityUnitOfWork:
+class SqlIdentityUnitOfWork(SqlTransaction):
     users: SqlUserRepository
     challenges: SqlChallengeRepository
     sessions: SqlSessionRepository
     tokens: SqlApiTokenRepository
     attempts: SqlLoginAttemptLog
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
-
     async def __aenter__(self) -> Self:
-        try:
-            self._conn = await self._engine.connect()
-            await self._conn.begin()
-        except (OSError, OperationalError, DBAPIError) as exc:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
-            raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
-        self.users = SqlUserRepository(self._conn)
-        self.challenges = SqlChallengeRepository(self._conn)
-        self.sessions = SqlSessionRepository(self._conn)
-        self.tokens = SqlApiTokenRepository(self._conn)
-        self.attempts = SqlLoginAttemptLog(self._conn)
+        conn = await self._begin()
+        self.users = SqlUserRepository(conn)
+        self.challenges = SqlChallengeRepository(conn)
+        self.sessions = SqlSessionRepository(conn)
+        self.tokens = SqlApiTokenRepository(conn)
+        self.attempts = SqlLoginAttemptLog(conn)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                await self._conn.rollback()
-        finally:
-            await self._conn.close()
-            self._conn = None
+        await super().__aexit__(exc_type, exc, tb)
         if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
             raise DatabaseUnavailableError(f"database connection lost: {type(exc).__name__}") from exc
 
