@@ -32,28 +32,28 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_detector(tiny_models_dir: Path) -> Path:
     """An untrained yolov8n saved as the hub checkpoint is laid out (``model.pt``)."""
-    from kartoteka.devtools.tiny_models import build_tiny_detector
+    from kartoteka_dev.tiny_models import build_tiny_detector
 
     return build_tiny_detector(tiny_models_dir / "yolo")
 
 
 @pytest.fixture(scope="session")
 def tiny_recognizer(tiny_models_dir: Path) -> Path:
-    from kartoteka.devtools.tiny_models import build_tiny_recognizer
+    from kartoteka_dev.tiny_models import build_tiny_recognizer
 
     return build_tiny_recognizer(tiny_models_dir / "trocr")
 
 
 @pytest.fixture(scope="session")
 def tiny_recognizer_onnx(tiny_recognizer: Path, tiny_models_dir: Path) -> Path:
-    from kartoteka.devtools.tiny_models import export_recognizer_onnx
+    from kartoteka_dev.tiny_models import export_recognizer_onnx
 
     return export_recognizer_onnx(tiny_recognizer, tiny_models_dir / "trocr-onnx")
 
 
 @pytest.fixture(scope="session")
 def tiny_detector_onnx(tiny_detector: Path) -> Path:
-    from kartoteka.devtools.tiny_models import export_detector_onnx
+    from kartoteka_dev.tiny_models import export_detector_onnx
 
     return export_detector_onnx(tiny_detector, imgsz=320)
 

@@ -94,7 +94,7 @@ def upgrade() -> None:
 def _backfill() -> None:
     """Revision 0 and a search document for every transcript recognised before revisions existed."""
     from kartoteka.domain.recognition.transcript import Transcript
-    from kartoteka.infrastructure.db.search import lexicon_rows, search_body
+    from kartoteka.infrastructure.db.recognition.transcript_index import lexicon_rows, search_body
 
     op.execute(
         """

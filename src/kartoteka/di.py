@@ -20,9 +20,20 @@ from kartoteka.application.gallery.answer_query import AnswerQuery
 from kartoteka.application.gallery.cards import SyncCardImage
 from kartoteka.application.gallery.indexing import IndexImages, PrepareModel
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
-from kartoteka.application.gallery.search import FindNearDuplicates, SearchByExample, SearchByImage, SearchByText
+from kartoteka.application.gallery.ports.embedding import ImageEncoder, QueryEncoder
+from kartoteka.application.gallery.ports.files import ImageBytes, ThumbnailMaker
+from kartoteka.application.gallery.ports.store import GalleryReader, GalleryUnitOfWork, ModelRegistry, VectorIndex
+from kartoteka.application.gallery.search_images import FindNearDuplicates, SearchByExample, SearchByImage, SearchByText
 from kartoteka.application.identity.otp import StartOtp, VerifyOtp
-from kartoteka.application.identity.policy import Clock, IdentityPolicy, OtpPolicy, SecretSource, SystemSecrets
+from kartoteka.application.identity.policy import IdentityPolicy, OtpPolicy, SecretSource, SystemSecrets
+from kartoteka.application.identity.ports import (
+    CredentialStore,
+    EmailSyntax,
+    IdentityUnitOfWork,
+    Mailer,
+    RateLimit,
+    RateLimiter,
+)
 from kartoteka.application.identity.sessions import Authenticate, GetSession, Logout, LogoutEverywhere, PurgeExpired
 from kartoteka.application.identity.tokens import CreateApiToken, ListApiTokens, RevokeApiToken
 from kartoteka.application.identity.users import (
@@ -33,55 +44,38 @@ from kartoteka.application.identity.users import (
     ListUsers,
     UpdateUser,
 )
-from kartoteka.application.ports.embedding import ImageEncoder
-from kartoteka.application.ports.export import ExportBundler, ExportFormats
-from kartoteka.application.ports.gallery import (
-    GalleryReader,
-    GalleryUnitOfWork,
-    ImageBytes,
-    ModelRegistry,
-    QueryEncoder,
-    ThumbnailMaker,
-    VectorIndex,
-)
-from kartoteka.application.ports.health import DependencyCheck
-from kartoteka.application.ports.identity import (
-    CredentialStore,
-    EmailSyntax,
-    IdentityUnitOfWork,
-    Mailer,
-    RateLimit,
-    RateLimiter,
-)
-from kartoteka.application.ports.live import CancellationProbe, ProgressFeed
-from kartoteka.application.ports.pages import PageSplitter
-from kartoteka.application.ports.search import TranscriptIndex
-from kartoteka.application.ports.storage import ObjectStorage
-from kartoteka.application.ports.unit_of_work import UnitOfWork
 from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
 from kartoteka.application.recognition.corrections import CorrectTranscript, GetTranscript, ListRevisions
 from kartoteka.application.recognition.exports import ExportBatch, ExportTranscript
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
-from kartoteka.application.recognition.messages import messages_for
+from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.recognition.ports.exports import ExportBundler, ExportFormats
+from kartoteka.application.recognition.ports.pages import PageSplitter
+from kartoteka.application.recognition.ports.progress import CancellationProbe, ProgressFeed
+from kartoteka.application.recognition.ports.task_reader import TaskReader
+from kartoteka.application.recognition.ports.tasks import UnitOfWork
+from kartoteka.application.recognition.ports.transcript_index import TranscriptIndex
 from kartoteka.application.recognition.process_card import ProcessCard
-from kartoteka.application.recognition.queries import TaskReader
 from kartoteka.application.recognition.recognize_card import RecognizeCard
-from kartoteka.application.recognition.search import SearchTranscripts
+from kartoteka.application.recognition.search_transcripts import SearchTranscripts
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
+from kartoteka.application.shared.clock import Clock
+from kartoteka.application.shared.health import DependencyCheck
+from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.layout import LayoutRules
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
-from kartoteka.infrastructure.db.cancellation import SqlCancellationProbe
 from kartoteka.infrastructure.db.engine import create_engine
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.reader import PgVectorIndex, SqlGalleryReader
 from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork
 from kartoteka.infrastructure.db.identity.credentials import SqlCredentialStore
 from kartoteka.infrastructure.db.identity.unit_of_work import SqlIdentityUnitOfWork
-from kartoteka.infrastructure.db.progress_store import SqlProgressStore
-from kartoteka.infrastructure.db.search import SqlTranscriptIndex
-from kartoteka.infrastructure.db.task_reader import SqlTaskReader
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.db.recognition.cancellation import SqlCancellationProbe
+from kartoteka.infrastructure.db.recognition.progress_store import SqlProgressStore
+from kartoteka.infrastructure.db.recognition.task_reader import SqlTaskReader
+from kartoteka.infrastructure.db.recognition.transcript_index import SqlTranscriptIndex
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.export.registry import default_export_formats
 from kartoteka.infrastructure.export.zip_bundle import ZipBundler
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
@@ -94,14 +88,14 @@ from kartoteka.infrastructure.mail.smtp import SmtpMailer
 from kartoteka.infrastructure.messaging.jobs import make_broker
 from kartoteka.infrastructure.messaging.live_events import RedisGalleryEventSource, RedisLiveEventSource
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
-from kartoteka.infrastructure.messaging.queries import RedisQueryInbox, TaskiqQueryEncoder
-from kartoteka.infrastructure.messaging.rate_limiter import RedisRateLimiter
+from kartoteka.infrastructure.messaging.query_embedding import RedisQueryInbox, TaskiqQueryEncoder
 from kartoteka.infrastructure.ml.embedders.encoder import load_image_encoder
 from kartoteka.infrastructure.ml.embedders.registry import EmbedderRegistry
 from kartoteka.infrastructure.ml.images import PillowCardImageLoader
 from kartoteka.infrastructure.ml.runtime import Device, resolve_device
 from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector
+from kartoteka.infrastructure.ratelimit.redis_rate_limiter import RedisRateLimiter
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
 from kartoteka.presentation.http.auth import AuthOptions
 from kartoteka.presentation.http.gallery_events import GalleryEventHub

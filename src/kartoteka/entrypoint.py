@@ -21,8 +21,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     prepare_offline_environment()
     if args.command == "dev":
-        from kartoteka.devtools.fixtures import write_fixtures
-
+        try:
+            from kartoteka_dev.fixtures import write_fixtures
+        except ModuleNotFoundError as exc:  # an installed wheel ships no developer tools
+            print(
+                f"kartoteka: the developer tools are not installed ({exc}); they come with a checkout's `uv sync`",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
         write_fixtures(args.directory, cards=args.cards, onnx=args.onnx)
         return 0
     try:
@@ -95,9 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve_process(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     """Run a process body; a missing model or an unreachable server at start-up is a one-line error."""
-    from kartoteka.application.ports.storage import StorageUnavailableError
-    from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
-    from kartoteka.domain.recognition.errors import ModelUnavailableError
+    from kartoteka.application.shared.database import DatabaseUnavailableError
+    from kartoteka.application.shared.models import ModelUnavailableError
+    from kartoteka.application.shared.storage import StorageUnavailableError
     from kartoteka.infrastructure.embedded.process import ServerStartError
     from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
 
@@ -123,8 +129,8 @@ async def _until_signalled(body: Callable[[asyncio.Event], Awaitable[None]]) -> 
 
 
 async def _recognize(settings: Settings, args: argparse.Namespace) -> int:
+    from kartoteka.application.shared.models import ModelUnavailableError
     from kartoteka.di import CardRecognition, recognition_container
-    from kartoteka.domain.recognition.errors import ModelUnavailableError
     from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
     from kartoteka.presentation.cli.recognize import print_transcripts
 

@@ -42,13 +42,13 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kartoteka.application.recognition.search import SearchTranscripts
+from kartoteka.application.recognition.search_transcripts import SearchTranscripts
 from kartoteka.domain.recognition.geometry import Box
-from kartoteka.domain.recognition.search import search_form, search_words
+from kartoteka.domain.recognition.search_forms import search_form, search_words
 from kartoteka.domain.recognition.text import normalize_text
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
 from kartoteka.infrastructure.db.migrate import upgrade
-from kartoteka.infrastructure.db.search import SqlTranscriptIndex, lexicon_rows, search_body
+from kartoteka.infrastructure.db.recognition.transcript_index import SqlTranscriptIndex, lexicon_rows, search_body
 
 ACUTE = "\u0301"
 VOWELS = "аеиоуыяюэ"

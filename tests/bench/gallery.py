@@ -68,8 +68,8 @@ from numpy.typing import NDArray
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
-from kartoteka.application.ports.gallery import ImageFilter, PageRequest, SimilarityQuery
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
+from kartoteka.application.gallery.ports.store import ImageFilter, PageRequest, SimilarityQuery
 from kartoteka.infrastructure.config.settings import DatabaseSettings
 from kartoteka.infrastructure.db.engine import create_engine
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
@@ -607,8 +607,8 @@ def make_corpus(photos: int, sketches: int, photo_scale: float) -> list[Picture]
     """
     from PIL import Image
 
-    from kartoteka.devtools.retrieval_eval import augment, sample_photos
-    from kartoteka.devtools.tiny_embedders import lasa_sketches
+    from kartoteka_dev.retrieval_eval import augment, sample_photos
+    from kartoteka_dev.tiny_embedders import lasa_sketches
 
     sources = list(sample_photos().items())
     if photo_scale != 1.0:
@@ -769,7 +769,7 @@ class Pass:
 
 async def bench_indexing(servers: Servers, args: argparse.Namespace) -> None:
     from kartoteka.application.gallery.indexing import IndexImages
-    from kartoteka.application.ports.embedding import ImageKind
+    from kartoteka.application.gallery.ports.embedding import ImageKind
     from kartoteka.domain.gallery.image import GalleryImage, ImageSource
     from kartoteka.infrastructure.config.settings import Settings
     from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork

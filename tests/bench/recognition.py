@@ -44,7 +44,7 @@ GENERATION: dict[str, Any] = {
 
 
 def build_models(root: Path, backends: list[str]) -> None:
-    from kartoteka.devtools.tiny_models import build_tiny_detector, build_tiny_recognizer, export_recognizer_onnx
+    from kartoteka_dev.tiny_models import build_tiny_detector, build_tiny_recognizer, export_recognizer_onnx
 
     build_tiny_detector(root / "yolo", config="yolov8n.yaml")
     build_tiny_recognizer(
@@ -66,7 +66,7 @@ def build_models(root: Path, backends: list[str]) -> None:
 
 
 def make_cards(count: int, words: int) -> list[tuple[bytes, list[tuple[int, int, int, int]]]]:
-    from kartoteka.devtools.synthetic_cards import render_card
+    from kartoteka_dev.synthetic_cards import render_card
 
     cards = []
     for seed in range(count):

@@ -62,15 +62,14 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.messaging import MessagePublisher
-from kartoteka.application.ports.unit_of_work import OutboundMessage
-from kartoteka.application.recognition.messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS, messages_for
+from kartoteka.application.recognition.outbox_messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS, messages_for
+from kartoteka.application.shared.outbox import MessagePublisher, OutboundMessage
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import create_engine
 from kartoteka.infrastructure.db.migrate import upgrade
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.messaging.relay import OutboxRelay, RelayPolicy
 from kartoteka.runtime.relay import listen_dsn
 from kartoteka.runtime.serve import API_ENVIRONMENT

@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kartoteka.devtools.synthetic_cards import render_card
-from kartoteka.infrastructure.embedded.ports import free_port_block
+from kartoteka.infrastructure.embedded.network import free_port_block
 from kartoteka.infrastructure.embedded.rabbitmq import EmbeddedRabbitMQ
+from kartoteka_dev.synthetic_cards import render_card
 from tests.harness.rabbitmq import RabbitMQServer
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server

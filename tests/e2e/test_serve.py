@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kartoteka.devtools.synthetic_cards import render_card
-from kartoteka.devtools.tiny_embedders import lasa_sketches
+from kartoteka_dev.synthetic_cards import render_card
+from kartoteka_dev.tiny_embedders import lasa_sketches
 
 
 def free_port() -> int:

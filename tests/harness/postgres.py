@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from kartoteka.infrastructure.embedded.postgres import SUPERUSER, SYSTEM_USER, EmbeddedPostgres
 
-from .ports import LOOPBACK, free_port
+from .network import LOOPBACK, free_port
 from .process import register_cleanup
 
 __all__ = ["DATABASE", "START_TIMEOUT", "SUPERUSER", "SYSTEM_USER", "PostgresServer", "running_postgres"]

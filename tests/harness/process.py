@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kartoteka.infrastructure.embedded.ports import port_accepts
+from kartoteka.infrastructure.embedded.network import port_accepts
 from kartoteka.infrastructure.embedded.process import ServerProcess, ServerStartError, log_tail
 from kartoteka.infrastructure.embedded.process import wait_until as wait_for
 

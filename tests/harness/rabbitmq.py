@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from .ports import LOOPBACK, free_port_block
+from .network import LOOPBACK, free_port_block
 from .process import (
     ManagedProcess,
     ServerStartError,

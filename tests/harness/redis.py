@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from kartoteka.infrastructure.embedded.valkey import EmbeddedValkey, valkey_binary
 
-from .ports import LOOPBACK, free_port
+from .network import LOOPBACK, free_port
 from .process import register_cleanup
 
 START_TIMEOUT = 30.0

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from kartoteka.infrastructure.embedded.s3 import PORT_OFFSETS, REGION, EmbeddedS3, weed_binary
 
-from .ports import LOOPBACK, free_port_block
+from .network import LOOPBACK, free_port_block
 from .process import register_cleanup
 
 __all__ = ["REGION", "START_TIMEOUT", "S3Server", "running_s3", "weed_binary"]

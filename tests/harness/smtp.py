@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from .ports import LOOPBACK, free_port
+from .network import LOOPBACK, free_port
 from .process import register_cleanup
 
 

@@ -17,18 +17,18 @@ from typing import Any
 import pytest
 
 from kartoteka.application.recognition.manage_tasks import GetTask
-from kartoteka.application.recognition.messages import messages_for
+from kartoteka.application.recognition.outbox_messages import messages_for
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
-from kartoteka.devtools.synthetic_cards import render_card
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import create_engine
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
 from kartoteka.runtime.relay import run_relay
 from kartoteka.runtime.worker import run_worker
+from kartoteka_dev.synthetic_cards import render_card
 from tests.harness.rabbitmq import RabbitMQServer
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server

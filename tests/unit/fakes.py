@@ -8,18 +8,16 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from kartoteka.application.ports.images import ImageInfo
-from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError, StoredObject
-from kartoteka.application.ports.unit_of_work import (
+from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
-    OutboundMessage,
     RevisionNotFoundError,
     TaskNotFoundError,
 )
-from kartoteka.application.recognition.errors import UnsupportedImageError
-from kartoteka.application.recognition.messages import messages_for
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.shared.images import ImageInfo, UnreadableImageError, UnsupportedImageError
+from kartoteka.application.shared.outbox import OutboundMessage
+from kartoteka.application.shared.storage import ObjectNotFoundError, StorageUnavailableError, StoredObject
 from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 

@@ -8,13 +8,6 @@ from uuid import UUID
 
 import pytest
 
-from kartoteka.application.ports.pages import (
-    PageImage,
-    PageTooLargeError,
-    TooManyPagesError,
-    UnreadableDocumentError,
-)
-from kartoteka.application.ports.unit_of_work import BatchNotFoundError, RevisionNotFoundError
 from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
 from kartoteka.application.recognition.corrections import (
     CorrectTranscript,
@@ -23,6 +16,13 @@ from kartoteka.application.recognition.corrections import (
     RestoreRevision,
 )
 from kartoteka.application.recognition.errors import RejectionKind, TranscriptNotReadyError, UploadRejectedError
+from kartoteka.application.recognition.ports.pages import (
+    PageImage,
+    PageTooLargeError,
+    TooManyPagesError,
+    UnreadableDocumentError,
+)
+from kartoteka.application.recognition.ports.tasks import BatchNotFoundError, RevisionNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.domain.recognition.corrections import CorrectionError, EditWord, ReplaceText
 from kartoteka.domain.recognition.geometry import Box

@@ -19,7 +19,7 @@ from uuid import UUID
 import pytest
 from lxml import etree
 
-from kartoteka.application.ports.export import (
+from kartoteka.application.recognition.ports.exports import (
     BundledCard,
     BundleHeader,
     ExportDocument,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kartoteka.application.ports.gallery import ImageFilter, Ordering, PageRequest
+from kartoteka.application.gallery.ports.store import ImageFilter, Ordering, PageRequest
 from kartoteka.presentation.http.gallery_query import (
     MAX_PAGE_SIZE,
     QueryError,

@@ -7,14 +7,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from kartoteka.application.ports.progress import Progress
-from kartoteka.application.ports.recognition import Reading
+from kartoteka.application.recognition.errors import RecognitionCancelledError, RecognitionError
+from kartoteka.application.recognition.ports.pipeline import Reading
+from kartoteka.application.recognition.ports.progress import Progress
 from kartoteka.application.recognition.recognize_card import RecognizeCard
-from kartoteka.domain.recognition.errors import (
-    RecognitionCancelledError,
-    RecognitionError,
-    UnreadableImageError,
-)
+from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.layout import Detection, LayoutRules
 from kartoteka.domain.recognition.transcript import ModelIdentity, Transcript

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from kartoteka.domain.recognition.search import (
+from kartoteka.domain.recognition.search_forms import (
     edit_distance,
     is_near_miss,
     search_form,
@@ -14,7 +14,7 @@ from kartoteka.domain.recognition.search import (
     typo_budget,
     word_spans,
 )
-from kartoteka.infrastructure.db.search import trigram_key
+from kartoteka.infrastructure.db.recognition.transcript_index import trigram_key
 
 ACUTE = "\u0301"
 

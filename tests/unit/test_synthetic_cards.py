@@ -17,7 +17,9 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from kartoteka.devtools.synthetic_cards import (
+from kartoteka.domain.recognition.geometry import Box
+from kartoteka.domain.recognition.layout import Detection, group_into_lines
+from kartoteka_dev.synthetic_cards import (
     ACUTE,
     LINE_OVERLAP,
     CardWord,
@@ -26,8 +28,6 @@ from kartoteka.devtools.synthetic_cards import (
     usable_fonts,
     write_cards,
 )
-from kartoteka.domain.recognition.geometry import Box
-from kartoteka.domain.recognition.layout import Detection, group_into_lines
 
 KLEE = Path("/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf")
 DELPHINE = Path("/usr/share/fonts/truetype/sjfonts/Delphine.ttf")

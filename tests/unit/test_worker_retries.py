@@ -14,10 +14,10 @@ from dishka.integrations.taskiq import setup_dishka
 from taskiq import InMemoryBroker
 from taskiq.middlewares import SmartRetryMiddleware
 
-from kartoteka.application.ports.storage import StorageUnavailableError, StoredObject
-from kartoteka.application.recognition.messages import RECOGNIZE_JOB
+from kartoteka.application.recognition.outbox_messages import RECOGNIZE_JOB
 from kartoteka.application.recognition.process_card import ProcessCard
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.shared.images import UnreadableImageError
+from kartoteka.application.shared.storage import StorageUnavailableError, StoredObject
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.worker.tasks import register_recognition_tasks
 from tests.unit.fakes import MemoryStorage

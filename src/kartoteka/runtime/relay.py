@@ -7,9 +7,9 @@ import asyncio
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from kartoteka.application.gallery.messages import CARD_JOBS, EMBED_JOBS, GALLERY_EVENTS
-from kartoteka.application.ports.messaging import MessagePublisher
-from kartoteka.application.recognition.messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS
+from kartoteka.application.gallery.outbox_messages import CARD_JOBS, EMBED_JOBS, GALLERY_EVENTS
+from kartoteka.application.recognition.outbox_messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS
+from kartoteka.application.shared.outbox import MessagePublisher
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import create_engine
 from kartoteka.infrastructure.messaging.jobs import ROUTES, TaskiqJobPublisher, job_brokers

@@ -24,7 +24,7 @@ from taskiq.api.receiver import run_receiver_task
 from taskiq.middlewares import SmartRetryMiddleware
 
 from kartoteka.application.gallery.indexing import PrepareModel
-from kartoteka.application.ports.embedding import ImageEncoder
+from kartoteka.application.gallery.ports.embedding import ImageEncoder
 from kartoteka.application.recognition.process_card import ProcessCard
 from kartoteka.di import CardRecognition, worker_container
 from kartoteka.infrastructure.config.settings import Settings

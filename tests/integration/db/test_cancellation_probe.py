@@ -5,10 +5,10 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.recognition.messages import messages_for
+from kartoteka.application.recognition.outbox_messages import messages_for
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask
-from kartoteka.infrastructure.db.cancellation import SqlCancellationProbe
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.db.recognition.cancellation import SqlCancellationProbe
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 IMAGE = CardImage(key="k", filename="f.png", content_type="image/png", size=1, width=1, height=1)

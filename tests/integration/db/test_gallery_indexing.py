@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.gallery.indexing import IndexImages
-from kartoteka.application.ports.embedding import (
+from kartoteka.application.gallery.ports.embedding import (
     Embedded,
     EmbeddingModelId,
     EmbeddingOutcome,

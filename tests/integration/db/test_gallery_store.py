@@ -11,14 +11,8 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
-from kartoteka.application.ports.gallery import (
-    ImageFilter,
-    ModelState,
-    Ordering,
-    PageRequest,
-    SimilarityQuery,
-)
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
+from kartoteka.application.gallery.ports.store import ImageFilter, ModelState, Ordering, PageRequest, SimilarityQuery
 from kartoteka.domain.gallery.image import GalleryImage, ImageConflictError, ImageSource, gallery_path, split_path
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.reader import PgVectorIndex, SqlGalleryReader

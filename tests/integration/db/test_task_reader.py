@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.unit_of_work import Batch
-from kartoteka.application.recognition.messages import messages_for
-from kartoteka.application.recognition.queries import InvalidCursorError, TaskFilter
+from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.recognition.ports.task_reader import InvalidCursorError, TaskFilter
+from kartoteka.application.recognition.ports.tasks import Batch
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask, TaskStatus
+from kartoteka.infrastructure.db.recognition.task_reader import SqlTaskReader
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.db.schema import recognition_tasks
-from kartoteka.infrastructure.db.task_reader import SqlTaskReader
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 IMAGE = CardImage(key="k", filename="f.png", content_type="image/png", size=1, width=1, height=1)

@@ -11,18 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from kartoteka.application.ports.unit_of_work import (
-    Batch,
-    ConcurrentUpdateError,
-    DatabaseUnavailableError,
-    TaskNotFoundError,
-)
-from kartoteka.application.recognition.messages import messages_for
+from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.recognition.ports.tasks import Batch, ConcurrentUpdateError, TaskNotFoundError
+from kartoteka.application.shared.database import DatabaseUnavailableError
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask, TaskStatus
 from kartoteka.domain.recognition.transcript import ModelIdentity, Transcript, TranscriptLine, TranscriptWord
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.db.schema import OUTBOX_CHANNEL, outbox
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 IMAGE = CardImage(key="cards/a.png", filename="Ба́тюшка.png", content_type="image/png", size=123, width=40, height=30)

@@ -10,7 +10,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from kartoteka.infrastructure.embedded.ports import free_port_block
+from kartoteka.infrastructure.embedded.network import free_port_block
 from kartoteka.infrastructure.embedded.rabbitmq import EmbeddedRabbitMQ, answers_amqp, rabbitmq_installed
 
 

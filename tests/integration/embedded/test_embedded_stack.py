@@ -34,7 +34,7 @@ from kartoteka.infrastructure.embedded import (
     EmbeddedStack,
     ServerStartError,
 )
-from kartoteka.infrastructure.embedded.ports import choose_port, free_port, free_port_block
+from kartoteka.infrastructure.embedded.network import choose_port, free_port, free_port_block
 from kartoteka.infrastructure.embedded.postgres import SYSTEM_USER
 from kartoteka.infrastructure.embedded.process import is_running, stop_pid
 from kartoteka.infrastructure.embedded.s3 import PORT_OFFSETS

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from kartoteka.application.recognition.messages import messages_for
-from kartoteka.devtools.tiny_embedders import lasa_sketches
+from kartoteka.application.recognition.outbox_messages import messages_for
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask
 from kartoteka.domain.recognition.transcript import Transcript
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.db.engine import create_engine
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
+from kartoteka_dev.tiny_embedders import lasa_sketches
 from tests.integration.gallery.conftest import Gallery, eventually
 
 

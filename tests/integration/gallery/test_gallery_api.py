@@ -29,10 +29,10 @@ from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
-from kartoteka.devtools.retrieval_eval import sample_photos
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
+from kartoteka_dev.retrieval_eval import sample_photos
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
 from tests.integration.gallery.conftest import (

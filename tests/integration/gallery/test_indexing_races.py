@@ -22,14 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kartoteka.application.gallery.indexing import IndexImages, thumbnail_key
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
-from kartoteka.application.ports.embedding import (
+from kartoteka.application.gallery.ports.embedding import (
     Embedded,
     EmbeddingModelId,
     EmbeddingOutcome,
     ImageKind,
     TextSearchUnsupportedError,
 )
-from kartoteka.application.ports.gallery import GalleryUnitOfWork
+from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
 from kartoteka.domain.gallery.image import GalleryImage
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork

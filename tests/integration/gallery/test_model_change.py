@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.gallery.indexing import IndexImages, PrepareModel
-from kartoteka.application.ports.embedding import (
+from kartoteka.application.gallery.ports.embedding import (
     Embedded,
     EmbeddingModelId,
     EmbeddingOutcome,
@@ -23,7 +23,8 @@ from kartoteka.application.ports.embedding import (
     NotEmbedded,
     TextSearchUnsupportedError,
 )
-from kartoteka.application.ports.gallery import ModelState, Thumbnail
+from kartoteka.application.gallery.ports.files import Thumbnail
+from kartoteka.application.gallery.ports.store import ModelState
 from kartoteka.domain.gallery.image import GalleryImage, ImageSource
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork

@@ -11,10 +11,10 @@ import io
 
 import numpy as np
 
-from kartoteka.devtools.retrieval_eval import augment, sample_photos
-from kartoteka.devtools.tiny_embedders import lasa_sketches
 from kartoteka.infrastructure.ml.embedders.encoder import load_image_encoder
 from kartoteka.infrastructure.ml.embedders.registry import EmbedderRegistry
+from kartoteka_dev.retrieval_eval import augment, sample_photos
+from kartoteka_dev.tiny_embedders import lasa_sketches
 from tests.integration.gallery.conftest import Gallery
 
 SHAPES = ["Angle", "BendedLine", "CShape", "GShape", "heee", "JShape", "Khamesh", "Leaf_1", "Sshape", "Snake"]

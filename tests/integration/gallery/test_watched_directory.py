@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kartoteka.devtools.tiny_embedders import lasa_sketches
 from kartoteka.runtime.watcher import run_watcher
+from kartoteka_dev.tiny_embedders import lasa_sketches
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
 from tests.integration.gallery.conftest import Gallery, eventually, gallery_settings, running_gallery

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kartoteka.application.recognition.messages import messages_for
+from kartoteka.application.recognition.outbox_messages import messages_for
 from kartoteka.di import api_container
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.transcript import ModelIdentity, Transcript, TranscriptLine, TranscriptWord
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.presentation.http.app import create_app
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server

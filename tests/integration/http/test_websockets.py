@@ -16,7 +16,7 @@ import uvicorn
 import websockets
 from PIL import Image
 
-from kartoteka.application.ports.progress import Progress
+from kartoteka.application.recognition.ports.progress import Progress
 from kartoteka.di import api_container
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed

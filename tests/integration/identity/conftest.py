@@ -16,7 +16,7 @@ import pytest
 from dishka import Provider, Scope, provide
 from fastapi import FastAPI
 
-from kartoteka.application.identity.policy import Clock
+from kartoteka.application.shared.clock import Clock
 from kartoteka.di import api_container
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.infrastructure.config.settings import Settings
-from tests.harness.ports import free_port
+from tests.harness.network import free_port
 from tests.harness.smtp import SmtpServer
 from tests.integration.identity.conftest import ROOT, SECRET, Api, running_api
 

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from kartoteka.application.ports.identity import RateLimit, RateLimiterUnavailableError
-from kartoteka.infrastructure.messaging.rate_limiter import KEY_PREFIX, RedisRateLimiter
-from tests.harness.ports import free_port
+from kartoteka.application.identity.ports import RateLimit, RateLimiterUnavailableError
+from kartoteka.infrastructure.ratelimit.redis_rate_limiter import KEY_PREFIX, RedisRateLimiter
+from tests.harness.network import free_port
 from tests.harness.redis import RedisServer
 from tests.unit.identity.fakes import FakeClock
 

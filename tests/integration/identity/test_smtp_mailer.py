@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kartoteka.application.ports.identity import MailMessage, MailUnavailableError
+from kartoteka.application.identity.ports import MailMessage, MailUnavailableError
 from kartoteka.infrastructure.config.auth import SmtpSettings
 from kartoteka.infrastructure.mail.smtp import SmtpMailer
-from tests.harness.ports import LOOPBACK, free_port
+from tests.harness.network import LOOPBACK, free_port
 from tests.harness.smtp import Inbox, SmtpServer
 
 # A self-signed certificate for 127.0.0.1 and localhost, valid until 2126, made for these tests only.

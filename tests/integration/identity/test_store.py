@@ -19,15 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kartoteka.application.identity.otp import StartOtp, VerifyOtp
 from kartoteka.application.identity.policy import IdentityPolicy, OtpPolicy
-from kartoteka.application.identity.users import UpdateUser
-from kartoteka.application.ports.identity import (
+from kartoteka.application.identity.ports import (
     ApiTokenNotFoundError,
     RateLimit,
     UserConflictError,
     UserFilter,
     UserNotFoundError,
 )
-from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
+from kartoteka.application.identity.users import UpdateUser
+from kartoteka.application.shared.database import DatabaseUnavailableError
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.attempts import AttemptKind, AttemptReason, LoginAttempt
 from kartoteka.domain.identity.challenges import ChallengeRefusal, ChallengeRefusedError, OtpChallenge

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kartoteka.application.recognition.errors import UnsupportedImageError
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.shared.images import UnreadableImageError, UnsupportedImageError
 from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
 
 inspector = PillowImageInspector()

@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from kartoteka.application.ports.pages import (
+from kartoteka.application.recognition.ports.pages import (
     PageImage,
     PageTooLargeError,
     TooManyPagesError,

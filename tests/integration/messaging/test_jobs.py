@@ -8,8 +8,8 @@ from uuid import uuid4
 import pytest
 from taskiq import AsyncBroker
 
-from kartoteka.application.ports.unit_of_work import OutboundMessage
-from kartoteka.application.recognition.messages import RECOGNIZE_JOB
+from kartoteka.application.recognition.outbox_messages import RECOGNIZE_JOB
+from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.infrastructure.config.settings import BrokerSettings
 from kartoteka.infrastructure.messaging.jobs import TaskiqJobPublisher, make_broker
 from tests.harness.rabbitmq import RabbitMQServer

@@ -9,8 +9,7 @@ import aio_pika
 import pytest
 from redis.asyncio import Redis
 
-from kartoteka.application.ports.messaging import PublishError
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.shared.outbox import OutboundMessage, PublishError
 from kartoteka.infrastructure.messaging.rabbit_publisher import EXCHANGE, RabbitIntegrationPublisher
 from kartoteka.infrastructure.messaging.redis_publisher import RedisChannelPublisher, channel_for
 from tests.harness.rabbitmq import RabbitMQServer
@@ -71,7 +70,7 @@ async def test_rabbit_publisher_down_raises_publish_error() -> None:
 async def test_progress_feed_publishes_ticks_and_swallows_outages(redis_server: RedisServer) -> None:
     from uuid import uuid4
 
-    from kartoteka.application.ports.progress import Progress
+    from kartoteka.application.recognition.ports.progress import Progress
     from kartoteka.infrastructure.messaging.progress_feed import PROGRESS, RedisProgressFeed
 
     redis = Redis.from_url(redis_server.url)

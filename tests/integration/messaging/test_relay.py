@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.messaging import DestinationUnavailableError, PublishError
-from kartoteka.application.ports.unit_of_work import OutboundMessage
-from kartoteka.application.recognition.messages import messages_for
+from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.shared.outbox import DestinationUnavailableError, OutboundMessage, PublishError
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask
+from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.db.schema import outbox
-from kartoteka.infrastructure.db.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.messaging.relay import OutboxRelay, RelayPolicy
 
 IMAGE = CardImage(key="k", filename="f.png", content_type="image/png", size=1, width=1, height=1)

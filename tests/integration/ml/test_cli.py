@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kartoteka.devtools.synthetic_cards import write_cards
 from kartoteka.entrypoint import main
+from kartoteka_dev.synthetic_cards import write_cards
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.infrastructure.ml.images import PillowCardImageLoader, decode_card
 
 LIMIT = 50_000_000

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kartoteka.devtools.synthetic_cards import SyntheticCard, render_card
+from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.di import CardRecognition, recognition_container
-from kartoteka.domain.recognition.errors import UnreadableImageError
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.layout import Detection, LayoutRules, arrange_words
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka_dev.synthetic_cards import SyntheticCard, render_card
 
 
 def png(image: Image.Image) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kartoteka.devtools.tiny_models import dialect_alphabet
 from kartoteka.domain.recognition.text import DIALECT_MARKS
+from kartoteka_dev.tiny_models import dialect_alphabet
 
 
 def test_tokenizer_round_trips_dialect_text_with_every_mark(tiny_recognizer: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.infrastructure.config.settings import DetectorSettings
 from kartoteka.infrastructure.ml.model_files import resolve_model_path

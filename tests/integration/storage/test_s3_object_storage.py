@@ -15,10 +15,10 @@ import pytest
 from miniopy_async import Minio
 from pydantic import SecretStr, ValidationError
 
-from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError
+from kartoteka.application.shared.storage import ObjectNotFoundError, StorageUnavailableError
 from kartoteka.infrastructure.config.s3 import S3Settings
 from kartoteka.infrastructure.storage import S3ObjectStorage
-from tests.harness.ports import LOOPBACK, free_port
+from tests.harness.network import LOOPBACK, free_port
 from tests.harness.s3 import S3Server
 
 # One bucket per module run, so reruns against a shared external server never collide.

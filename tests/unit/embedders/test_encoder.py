@@ -12,7 +12,7 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
-from kartoteka.application.ports.embedding import (
+from kartoteka.application.gallery.ports.embedding import (
     Embedded,
     EmbeddingModelId,
     ImageEncoder,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from kartoteka.application.ports.embedding import ImageKind
+from kartoteka.application.gallery.ports.embedding import ImageKind
 from kartoteka.infrastructure.ml.embedders.preprocessing import (
     IMAGENET_MEAN,
     IMAGENET_STD,

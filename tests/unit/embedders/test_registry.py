@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.infrastructure.config.embedders import EmbedderEntry, EmbedderRegistrySettings
 from kartoteka.infrastructure.ml.embedders.digests import WeightDigests
 from kartoteka.infrastructure.ml.embedders.registry import EmbedderLoadError, EmbedderRegistry

@@ -8,14 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kartoteka.devtools.retrieval_eval import (
-    augment,
-    average_precision,
-    leave_one_out,
-    query_gallery,
-    rank,
-    sample_photos,
-)
+from kartoteka_dev.retrieval_eval import augment, average_precision, leave_one_out, query_gallery, rank, sample_photos
 
 
 def test_rank_orders_by_cosine_and_keeps_gallery_order_on_ties() -> None:

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from kartoteka.application.ports.identity import (
+from kartoteka.application.identity.ports import (
     ApiTokenNotFoundError,
     MailMessage,
     MailUnavailableError,

@@ -18,6 +18,7 @@ from kartoteka.application.identity.errors import (
 )
 from kartoteka.application.identity.otp import StartOtp, VerifyOtp
 from kartoteka.application.identity.policy import IdentityPolicy, OtpPolicy
+from kartoteka.application.identity.ports import MailUnavailableError, RateLimit, UserFilter, UserNotFoundError
 from kartoteka.application.identity.sessions import (
     Authenticate,
     GetSession,
@@ -34,12 +35,6 @@ from kartoteka.application.identity.users import (
     GetUser,
     ListUsers,
     UpdateUser,
-)
-from kartoteka.application.ports.identity import (
-    MailUnavailableError,
-    RateLimit,
-    UserFilter,
-    UserNotFoundError,
 )
 from kartoteka.domain.identity.challenges import ChallengeRefusal, ChallengeRefusedError
 from kartoteka.domain.identity.emails import InvalidEmailError

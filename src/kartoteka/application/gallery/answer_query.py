@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kartoteka.application.ports.embedding import (
+from kartoteka.application.gallery.ports.embedding import (
     EmbeddingModelId,
     ImageEncoder,
     ImageKind,
     NotEmbedded,
+    QueryInbox,
     TextSearchUnsupportedError,
 )
-from kartoteka.application.ports.gallery import QueryInbox
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-from kartoteka.application.gallery.messages import embed_job, gallery_event
-from kartoteka.application.ports.gallery import GalleryUnitOfWork
-from kartoteka.application.ports.storage import ObjectNotFoundError, ObjectStorage
-from kartoteka.application.ports.unit_of_work import TaskNotFoundError, UnitOfWork
-from kartoteka.domain.gallery.events import FileCreatedEvent, FileDeletedEvent
+from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
+from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
+from kartoteka.application.recognition.ports.tasks import TaskNotFoundError, UnitOfWork
+from kartoteka.application.shared.live_messages import FileCreatedEvent, FileDeletedEvent
+from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.gallery.image import GalleryImage, ImageSource, validate_name
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 

@@ -17,20 +17,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
-from kartoteka.application.gallery.messages import embed_job, gallery_event
-from kartoteka.application.ports.embedding import ImageEncoder, ImageKind, NotEmbedded
-from kartoteka.application.ports.gallery import (
-    GalleryUnitOfWork,
-    ImageBytes,
-    ModelRegistry,
-    ModelState,
-    Thumbnail,
-    ThumbnailMaker,
-)
-from kartoteka.application.ports.storage import ObjectStorage
-from kartoteka.domain.gallery.events import FileEmbeddedEvent
+from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
+from kartoteka.application.gallery.ports.embedding import ImageEncoder, ImageKind, NotEmbedded
+from kartoteka.application.gallery.ports.files import ImageBytes, Thumbnail, ThumbnailMaker
+from kartoteka.application.gallery.ports.store import GalleryUnitOfWork, ModelRegistry, ModelState
+from kartoteka.application.shared.images import UnreadableImageError
+from kartoteka.application.shared.live_messages import FileEmbeddedEvent
+from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.gallery.image import GalleryImage, ImageNotFoundError
-from kartoteka.domain.recognition.errors import UnreadableImageError
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from kartoteka.application.gallery.messages import embed_job, gallery_event
-from kartoteka.application.ports.gallery import FileHasher, GalleryUnitOfWork
-from kartoteka.domain.gallery import changes
-from kartoteka.domain.gallery.events import (
+from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
+from kartoteka.application.gallery.ports.files import FileHasher
+from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
+from kartoteka.application.shared.live_messages import (
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
     GalleryEvent,
 )
+from kartoteka.domain.gallery import changes
 from kartoteka.domain.gallery.image import GalleryImage, ImageSource, RootMount, split_path
 from kartoteka.domain.gallery.reconciliation import (
     CreatedFile,

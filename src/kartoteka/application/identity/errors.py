@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kartoteka.application.ports.identity import UserConflictError
+from kartoteka.application.identity.ports import UserConflictError
 
 
 class AuthenticationRequiredError(Exception):

@@ -17,8 +17,8 @@ from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.identity.errors import ChallengeMissingError, ChallengeNotFoundError, RateLimitedError
-from kartoteka.application.identity.policy import Clock, IdentityPolicy, SecretSource
-from kartoteka.application.ports.identity import (
+from kartoteka.application.identity.policy import IdentityPolicy, SecretSource
+from kartoteka.application.identity.ports import (
     EmailSyntax,
     IdentityUnitOfWork,
     Mailer,
@@ -27,6 +27,7 @@ from kartoteka.application.ports.identity import (
     RateLimit,
     RateLimiter,
 )
+from kartoteka.application.shared.clock import Clock
 from kartoteka.domain.identity.attempts import AttemptKind, AttemptReason, LoginAttempt
 from kartoteka.domain.identity.challenges import ChallengeRefusal, ChallengeRefusedError, OtpChallenge
 from kartoteka.domain.identity.digests import code_digest, hash_token

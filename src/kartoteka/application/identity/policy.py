@@ -7,14 +7,11 @@ plain values and no settings library.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
-from kartoteka.application.ports.identity import RateLimit
-
-Clock = Callable[[], datetime]
+from kartoteka.application.identity.ports import RateLimit
 
 # A person needs a few codes an hour at most; a shared office address needs more.
 START_PER_EMAIL = RateLimit(5, 900)

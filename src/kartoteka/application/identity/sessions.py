@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kartoteka.application.identity.errors import AuthenticationRequiredError
-from kartoteka.application.identity.policy import Clock, IdentityPolicy
-from kartoteka.application.ports.identity import CredentialStore, IdentityUnitOfWork
+from kartoteka.application.identity.policy import IdentityPolicy
+from kartoteka.application.identity.ports import CredentialStore, IdentityUnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.domain.identity.digests import hash_token
 from kartoteka.domain.identity.principal import Principal, PrincipalKind
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from kartoteka.application.identity.policy import Clock, SecretSource
-from kartoteka.application.ports.identity import IdentityUnitOfWork
+from kartoteka.application.identity.policy import SecretSource
+from kartoteka.application.identity.ports import IdentityUnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.digests import hash_token
 from kartoteka.domain.identity.principal import Principal

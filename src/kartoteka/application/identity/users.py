@@ -13,14 +13,15 @@ from collections.abc import Callable
 from uuid import UUID
 
 from kartoteka.application.identity.errors import EmailTakenError, UserAlreadyExistsError
-from kartoteka.application.identity.policy import Clock, IdentityPolicy
-from kartoteka.application.ports.identity import (
+from kartoteka.application.identity.policy import IdentityPolicy
+from kartoteka.application.identity.ports import (
     EmailSyntax,
     IdentityUnitOfWork,
     UserConflictError,
     UserFilter,
     UserPage,
 )
+from kartoteka.application.shared.clock import Clock
 from kartoteka.domain.identity.principal import Principal
 from kartoteka.domain.identity.roles import Role
 from kartoteka.domain.identity.users import User

@@ -20,13 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from kartoteka.application.ports.storage import ObjectStorage
-from kartoteka.application.ports.unit_of_work import (
-    Batch,
-    BatchNotFoundError,
-    ConcurrentUpdateError,
-    UnitOfWork,
-)
+from kartoteka.application.recognition.ports.tasks import Batch, BatchNotFoundError, ConcurrentUpdateError, UnitOfWork
+from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from kartoteka.application.ports.unit_of_work import (
-    ConcurrentUpdateError,
-    RevisionNotFoundError,
-    UnitOfWork,
-)
 from kartoteka.application.recognition.errors import TranscriptNotReadyError
+from kartoteka.application.recognition.ports.tasks import ConcurrentUpdateError, RevisionNotFoundError, UnitOfWork
 from kartoteka.domain.recognition.corrections import CorrectionError, Edit, ReplaceTranscript
 from kartoteka.domain.recognition.revisions import ANONYMOUS, StaleRevisionError, TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask

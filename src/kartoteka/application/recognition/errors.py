@@ -31,10 +31,6 @@ class UploadRejectedError(Exception):
         self.page = page
 
 
-class UnsupportedImageError(Exception):
-    """Decodable, but not one of the accepted card formats."""
-
-
 class TranscriptNotReadyError(Exception):
     """The card has no transcript to show, correct or export yet (queued, running, failed or cancelled)."""
 
@@ -42,3 +38,14 @@ class TranscriptNotReadyError(Exception):
         super().__init__(f"task {task_id} is {status.value}: it has no completed transcript yet")
         self.task_id = task_id
         self.status = status
+
+
+class RecognitionError(RuntimeError):
+    """The pipeline broke its own contract (a recogniser answering for the wrong number of boxes).
+
+    A bug, not bad input: it is never shown to a client as their fault.
+    """
+
+
+class RecognitionCancelledError(Exception):
+    """The job was cancelled between model batches."""

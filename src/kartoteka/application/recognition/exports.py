@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from kartoteka.application.ports.export import (
+from kartoteka.application.recognition.errors import TranscriptNotReadyError
+from kartoteka.application.recognition.ports.exports import (
     BundledCard,
     BundleHeader,
     ExportBundler,
@@ -20,8 +21,7 @@ from kartoteka.application.ports.export import (
     ExportFormats,
     TranscriptExporter,
 )
-from kartoteka.application.ports.unit_of_work import BatchNotFoundError, RevisionNotFoundError, UnitOfWork
-from kartoteka.application.recognition.errors import TranscriptNotReadyError
+from kartoteka.application.recognition.ports.tasks import BatchNotFoundError, RevisionNotFoundError, UnitOfWork
 from kartoteka.domain.recognition.revisions import RevisionKind, TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 

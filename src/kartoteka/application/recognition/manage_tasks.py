@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-from kartoteka.application.ports.storage import ObjectStorage
-from kartoteka.application.ports.unit_of_work import UnitOfWork
+from kartoteka.application.recognition.ports.tasks import UnitOfWork
+from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import RecognitionTask
 
 

@@ -16,11 +16,18 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from kartoteka.application.ports.live import CancellationProbe, ProgressFeed, ProgressStore
-from kartoteka.application.ports.progress import CancellationSignal, Progress, ProgressReporter
-from kartoteka.application.ports.storage import ObjectNotFoundError, ObjectStorage
-from kartoteka.application.ports.unit_of_work import TaskNotFoundError, UnitOfWork
-from kartoteka.domain.recognition.errors import RecognitionCancelledError, UnreadableImageError
+from kartoteka.application.recognition.errors import RecognitionCancelledError
+from kartoteka.application.recognition.ports.progress import (
+    CancellationProbe,
+    CancellationSignal,
+    Progress,
+    ProgressFeed,
+    ProgressReporter,
+    ProgressStore,
+)
+from kartoteka.application.recognition.ports.tasks import TaskNotFoundError, UnitOfWork
+from kartoteka.application.shared.images import UnreadableImageError
+from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.recognition.task import IllegalTransitionError, StaleAttemptError, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
 

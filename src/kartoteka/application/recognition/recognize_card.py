@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Generic
 
-from kartoteka.application.ports.progress import CancellationSignal, Progress, ProgressReporter
-from kartoteka.application.ports.recognition import (
+from kartoteka.application.recognition.errors import RecognitionCancelledError, RecognitionError
+from kartoteka.application.recognition.ports.pipeline import (
     CardImageLoader,
     ImageT,
     Reading,
     TextRecognizer,
     WordDetector,
 )
-from kartoteka.domain.recognition.errors import RecognitionCancelledError, RecognitionError
+from kartoteka.application.recognition.ports.progress import CancellationSignal, Progress, ProgressReporter
 from kartoteka.domain.recognition.layout import Detection, LayoutRules, arrange_words
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
 

@@ -26,18 +26,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from kartoteka.application.ports.images import ImageInfo, ImageInspector
-from kartoteka.application.ports.pages import (
+from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
+from kartoteka.application.recognition.ports.pages import (
     PageImage,
     PageSplitError,
     PageSplitter,
     PageTooLargeError,
     TooManyPagesError,
 )
-from kartoteka.application.ports.storage import ObjectStorage
-from kartoteka.application.ports.unit_of_work import Batch, UnitOfWork
-from kartoteka.application.recognition.errors import RejectionKind, UnsupportedImageError, UploadRejectedError
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.recognition.ports.tasks import Batch, UnitOfWork
+from kartoteka.application.shared.images import ImageInfo, ImageInspector, UnreadableImageError, UnsupportedImageError
+from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask, SourcePage
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from kartoteka.domain.recognition.geometry import Box
-from kartoteka.domain.recognition.search import search_form
+from kartoteka.domain.recognition.search_forms import search_form
 from kartoteka.domain.recognition.text import normalize_text
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
 

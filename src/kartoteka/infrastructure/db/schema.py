@@ -134,7 +134,7 @@ transcript_search = Table(
     Index("ix_transcript_search_document", "document", postgresql_using="gin"),
 )
 
-# Every word form ever indexed, with an ASCII key for pg_trgm (see db.search: trigram_key), to find
+# Every word form ever indexed, with an ASCII key for pg_trgm (see transcript_index.trigram_key), to find
 # near misses of a query word. Words are never removed: a stale one only yields a candidate that
 # matches no card.
 search_words = Table(

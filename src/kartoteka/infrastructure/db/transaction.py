@@ -12,7 +12,7 @@ from types import TracebackType
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
+from kartoteka.application.shared.database import DatabaseUnavailableError
 
 
 class SqlTransaction:

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.ports import LOOPBACK, choose_port
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port
 from kartoteka.infrastructure.embedded.process import (
     ServerStartError,
     is_running,

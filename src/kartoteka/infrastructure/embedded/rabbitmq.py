@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.ports import LOOPBACK, choose_port
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port
 from kartoteka.infrastructure.embedded.process import ServerStartError, wait_until
 
 SERVER_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")

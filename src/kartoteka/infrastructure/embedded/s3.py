@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.ports import LOOPBACK, choose_port, port_accepts
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port, port_accepts
 from kartoteka.infrastructure.embedded.process import ServerStartError, wait_until
 from kartoteka.infrastructure.embedded.state import load_or_create_secrets
 

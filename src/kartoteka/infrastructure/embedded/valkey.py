@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.ports import LOOPBACK, choose_port
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port
 from kartoteka.infrastructure.embedded.process import ServerStartError, wait_until
 
 DEFAULT_PORT = 63799

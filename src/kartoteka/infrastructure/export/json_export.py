@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any, cast
 
-from kartoteka.application.ports.export import ExportDocument
+from kartoteka.application.recognition.ports.exports import ExportDocument
 from kartoteka.infrastructure.export.support import PRODUCER, nfc, producer_version, utc
 
 FORMAT_NAME = "kartoteka.transcript"

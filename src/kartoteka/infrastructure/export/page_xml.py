@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from kartoteka.application.ports.export import ExportDocument
+from kartoteka.application.recognition.ports.exports import ExportDocument
 from kartoteka.domain.recognition.transcript import ModelIdentity, TranscriptLine
 from kartoteka.infrastructure.export.support import (
     PRODUCER,

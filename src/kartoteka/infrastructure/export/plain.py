@@ -7,7 +7,7 @@ exports carry. A trailing newline ends a non-empty file, as text tools expect.
 
 from __future__ import annotations
 
-from kartoteka.application.ports.export import ExportDocument
+from kartoteka.application.recognition.ports.exports import ExportDocument
 from kartoteka.infrastructure.export.support import nfc
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kartoteka.application.ports.export import ExportFormats
+from kartoteka.application.recognition.ports.exports import ExportFormats
 from kartoteka.infrastructure.export.alto_xml import AltoXmlExporter
 from kartoteka.infrastructure.export.json_export import JsonExporter
 from kartoteka.infrastructure.export.page_xml import PageXmlExporter

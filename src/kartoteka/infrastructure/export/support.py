@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 
-from kartoteka.application.ports.export import ExportDocument
+from kartoteka.application.recognition.ports.exports import ExportDocument
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.transcript import ModelIdentity, TranscriptLine
 

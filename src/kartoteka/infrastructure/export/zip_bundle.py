@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from kartoteka.application.ports.export import BundledCard, BundleHeader
+from kartoteka.application.recognition.ports.exports import BundledCard, BundleHeader
 from kartoteka.infrastructure.export.support import PRODUCER, nfc, producer_version, utc
 
 MANIFEST_NAME = "manifest.json"

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.storage import ObjectStorage
+from kartoteka.application.shared.storage import ObjectStorage
 
 TIMEOUT_S = 3.0
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from kartoteka.application.ports.storage import ObjectNotFoundError, ObjectStorage
+from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.gallery.image import GalleryImage, ImageNotFoundError
 
 

@@ -13,9 +13,7 @@ from collections.abc import Mapping
 
 from PIL import Image, UnidentifiedImageError
 
-from kartoteka.application.ports.images import ImageInfo
-from kartoteka.application.recognition.errors import UnsupportedImageError
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.shared.images import ImageInfo, UnreadableImageError, UnsupportedImageError
 
 ACCEPTED = {
     "JPEG": ("image/jpeg", ".jpg"),

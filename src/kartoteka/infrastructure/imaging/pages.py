@@ -35,7 +35,7 @@ from contextlib import contextmanager
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from kartoteka.application.ports.pages import (
+from kartoteka.application.recognition.ports.pages import (
     PageImage,
     PageSplitError,
     PageTooLargeError,

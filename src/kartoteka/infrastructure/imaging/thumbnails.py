@@ -12,8 +12,8 @@ import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from kartoteka.application.ports.gallery import Thumbnail
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.gallery.ports.files import Thumbnail
+from kartoteka.application.shared.images import UnreadableImageError
 
 
 def make_thumbnail(data: bytes, size: int, max_pixels: int) -> Thumbnail:

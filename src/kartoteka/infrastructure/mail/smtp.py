@@ -18,7 +18,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from kartoteka.application.ports.identity import MailMessage, MailUnavailableError
+from kartoteka.application.identity.ports import MailMessage, MailUnavailableError
 from kartoteka.infrastructure.config.auth import SmtpSettings
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,9 @@ from taskiq_aio_pika.exchange import Exchange
 from taskiq_aio_pika.queue import Queue, QueueType
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
-from kartoteka.application.gallery.messages import CARD_JOBS, EMBED_JOB, EMBED_JOBS, SYNC_CARD_JOB
-from kartoteka.application.ports.messaging import DestinationUnavailableError, PublishError
-from kartoteka.application.ports.unit_of_work import OutboundMessage
-from kartoteka.application.recognition.messages import JOBS, RECOGNIZE_JOB
+from kartoteka.application.gallery.outbox_messages import CARD_JOBS, EMBED_JOB, EMBED_JOBS, SYNC_CARD_JOB
+from kartoteka.application.recognition.outbox_messages import JOBS, RECOGNIZE_JOB
+from kartoteka.application.shared.outbox import DestinationUnavailableError, OutboundMessage, PublishError
 from kartoteka.infrastructure.config.settings import BrokerSettings
 
 QUEUES = {"recognition": "kartoteka.recognition", "embedding": "kartoteka.embedding"}

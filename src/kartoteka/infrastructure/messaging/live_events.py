@@ -12,8 +12,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kartoteka.application.gallery.messages import GALLERY_EVENTS
-from kartoteka.application.recognition.messages import STATUS
+from kartoteka.application.gallery.outbox_messages import GALLERY_EVENTS
+from kartoteka.application.recognition.outbox_messages import STATUS
 from kartoteka.infrastructure.messaging.progress_feed import PROGRESS
 from kartoteka.infrastructure.messaging.redis_publisher import channel_for
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kartoteka.application.ports.progress import Progress
+from kartoteka.application.recognition.ports.progress import Progress
 from kartoteka.infrastructure.messaging.redis_publisher import channel_for
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError
 
-from kartoteka.application.ports.messaging import DestinationUnavailableError
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.shared.outbox import DestinationUnavailableError, OutboundMessage
 
 EXCHANGE = "kartoteka.events"
 

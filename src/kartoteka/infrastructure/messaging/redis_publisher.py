@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kartoteka.application.ports.messaging import DestinationUnavailableError
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.shared.outbox import DestinationUnavailableError, OutboundMessage
 
 CHANNEL_PREFIX = "kartoteka:"
 

@@ -27,8 +27,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kartoteka.application.ports.messaging import DestinationUnavailableError, MessagePublisher
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.shared.outbox import DestinationUnavailableError, MessagePublisher, OutboundMessage
 from kartoteka.infrastructure.db.schema import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.shared.images import UnreadableImageError
 
 
 def _open(data: bytes) -> Image.Image:

@@ -16,8 +16,8 @@ from typing import Any
 
 from PIL import Image
 
-from kartoteka.application.ports.recognition import Reading
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.recognition.ports.pipeline import Reading
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.text import normalize_text
 from kartoteka.domain.recognition.transcript import ModelIdentity

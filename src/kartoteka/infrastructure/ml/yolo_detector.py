@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.layout import Detection
 from kartoteka.domain.recognition.transcript import ModelIdentity

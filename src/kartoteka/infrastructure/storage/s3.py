@@ -24,7 +24,7 @@ from miniopy_async import Minio
 from miniopy_async.error import InvalidResponseError, MinioException, S3Error, ServerError
 from miniopy_async.helpers import check_bucket_name
 
-from kartoteka.application.ports.storage import (
+from kartoteka.application.shared.storage import (
     ObjectNotFoundError,
     ObjectStorage,
     StorageUnavailableError,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kartoteka.application.recognition.recognize_card import RecognizeCard
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.shared.images import UnreadableImageError
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1

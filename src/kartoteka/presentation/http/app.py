@@ -17,7 +17,7 @@ from kartoteka.presentation.http import (
     health,
     legacy,
     recognition,
-    search,
+    transcript_search,
     transcripts,
     ws,
 )
@@ -47,7 +47,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.include_router(recognition.router)
     app.include_router(transcripts.router)
     app.include_router(batches.router)
-    app.include_router(search.router)
+    app.include_router(transcript_search.router)
     app.include_router(legacy.router)
     app.include_router(ws.router)
     app.include_router(gallery.router)

@@ -39,6 +39,13 @@ from kartoteka.application.identity.errors import (
     UserAlreadyExistsError,
 )
 from kartoteka.application.identity.otp import StartOtp, VerifyOtp
+from kartoteka.application.identity.ports import (
+    ApiTokenNotFoundError,
+    MailUnavailableError,
+    RateLimiterUnavailableError,
+    UserConflictError,
+    UserNotFoundError,
+)
 from kartoteka.application.identity.sessions import (
     Authenticate,
     GetSession,
@@ -48,14 +55,7 @@ from kartoteka.application.identity.sessions import (
     SessionState,
 )
 from kartoteka.application.identity.users import EnsureDefaultAdmin
-from kartoteka.application.ports.identity import (
-    ApiTokenNotFoundError,
-    MailUnavailableError,
-    RateLimiterUnavailableError,
-    UserConflictError,
-    UserNotFoundError,
-)
-from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
+from kartoteka.application.shared.database import DatabaseUnavailableError
 from kartoteka.domain.identity.api_tokens import InvalidTokenNameError
 from kartoteka.domain.identity.challenges import ChallengeRefusal, ChallengeRefusedError
 from kartoteka.domain.identity.emails import InvalidEmailError

@@ -17,23 +17,19 @@ from kartoteka.application.gallery.errors import (
     QueryNotUsableError,
     TextSearchUnavailableError,
 )
-from kartoteka.application.ports.export import UnknownExportFormatError
-from kartoteka.application.ports.storage import ObjectNotFoundError, StorageUnavailableError
-from kartoteka.application.ports.unit_of_work import (
+from kartoteka.application.recognition.errors import RejectionKind, TranscriptNotReadyError, UploadRejectedError
+from kartoteka.application.recognition.ports.exports import UnknownExportFormatError
+from kartoteka.application.recognition.ports.task_reader import InvalidCursorError
+from kartoteka.application.recognition.ports.tasks import (
     BatchNotFoundError,
     ConcurrentUpdateError,
-    DatabaseUnavailableError,
     RevisionNotFoundError,
     TaskNotFoundError,
 )
-from kartoteka.application.recognition.errors import (
-    RejectionKind,
-    TranscriptNotReadyError,
-    UnsupportedImageError,
-    UploadRejectedError,
-)
-from kartoteka.application.recognition.queries import InvalidCursorError
-from kartoteka.application.recognition.search import InvalidSearchError
+from kartoteka.application.recognition.search_transcripts import InvalidSearchError
+from kartoteka.application.shared.database import DatabaseUnavailableError
+from kartoteka.application.shared.images import UnreadableImageError, UnsupportedImageError
+from kartoteka.application.shared.storage import ObjectNotFoundError, StorageUnavailableError
 from kartoteka.domain.gallery.image import (
     ImageConflictError,
     ImageNotDeletableError,
@@ -41,7 +37,6 @@ from kartoteka.domain.gallery.image import (
     InvalidGalleryPathError,
 )
 from kartoteka.domain.recognition.corrections import CorrectionError
-from kartoteka.domain.recognition.errors import UnreadableImageError
 from kartoteka.domain.recognition.revisions import StaleRevisionError
 from kartoteka.domain.recognition.task import IllegalTransitionError
 

@@ -19,26 +19,25 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
-from kartoteka.application.gallery.search import (
+from kartoteka.application.gallery.ports.embedding import ImageKind
+from kartoteka.application.gallery.ports.files import ImageBytes, ThumbnailMaker
+from kartoteka.application.gallery.ports.store import (
+    DirectoryNode,
+    GalleryReader,
+    ImagePage,
+    ModelRecord,
+    ModelRegistry,
+)
+from kartoteka.application.gallery.search_images import (
     FindNearDuplicates,
     SearchByExample,
     SearchByImage,
     SearchByText,
     SearchOptions,
 )
-from kartoteka.application.ports.embedding import ImageKind
-from kartoteka.application.ports.gallery import (
-    DirectoryNode,
-    GalleryReader,
-    ImageBytes,
-    ImagePage,
-    ModelRecord,
-    ModelRegistry,
-    ThumbnailMaker,
-)
-from kartoteka.application.ports.storage import ObjectNotFoundError, ObjectStorage
+from kartoteka.application.shared.images import UnreadableImageError
+from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.gallery.image import GalleryImage
-from kartoteka.domain.recognition.errors import UnreadableImageError
 from kartoteka.presentation.http.gallery_query import (
     MAX_TOP_K,
     QueryError,

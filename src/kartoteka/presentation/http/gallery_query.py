@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from kartoteka.application.ports.gallery import ImageFilter, Ordering, PageRequest
+from kartoteka.application.gallery.ports.store import ImageFilter, Ordering, PageRequest
 from kartoteka.domain.gallery.image import InvalidGalleryPathError, normalize_directory
 
 MAX_PAGE_SIZE = 500

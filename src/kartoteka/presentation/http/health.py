@@ -8,7 +8,7 @@ from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from kartoteka.application.ports.health import DependencyCheck
+from kartoteka.application.shared.health import DependencyCheck
 
 router = APIRouter(tags=["health"])
 

@@ -8,10 +8,10 @@ from uuid import UUID
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, File, Response, UploadFile
 
-from kartoteka.application.ports.storage import ObjectStorage
 from kartoteka.application.recognition.corrections import CorrectTranscript
 from kartoteka.application.recognition.manage_tasks import CancelTask, GetTask
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
+from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.corrections import ReplaceText
 from kartoteka.domain.recognition.revisions import ANONYMOUS
 from kartoteka.presentation.http.schemas import LegacyTaskOut

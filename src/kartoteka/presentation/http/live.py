@@ -20,9 +20,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from uuid import UUID
 
-from kartoteka.application.ports.live import LiveEventSource
-from kartoteka.application.recognition.messages import TRANSCRIPT_EVENT
-from kartoteka.application.recognition.queries import TaskReader
+from kartoteka.application.recognition.outbox_messages import TRANSCRIPT_EVENT
+from kartoteka.application.recognition.ports.task_reader import TaskReader
+from kartoteka.application.shared.live_messages import LiveEventSource
 from kartoteka.domain.recognition.task import RecognitionTask
 
 log = logging.getLogger(__name__)

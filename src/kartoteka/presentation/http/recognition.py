@@ -9,10 +9,10 @@ from uuid import UUID
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from kartoteka.application.ports.storage import ObjectStorage
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
-from kartoteka.application.recognition.queries import TaskFilter, TaskReader
+from kartoteka.application.recognition.ports.task_reader import TaskFilter, TaskReader
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
+from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.http.conditional import etag
 from kartoteka.presentation.http.schemas import BatchOut, ErrorOut, SubmissionOut, TaskListOut, TaskOut

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from kartoteka.application.ports.unit_of_work import Batch
+from kartoteka.application.recognition.ports.tasks import Batch
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
 

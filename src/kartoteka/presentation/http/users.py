@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from kartoteka.application.identity.ports import UserFilter
 from kartoteka.application.identity.tokens import CreateApiToken, ListApiTokens, RevokeApiToken
 from kartoteka.application.identity.users import (
     MAX_PAGE_SIZE,
@@ -28,7 +29,6 @@ from kartoteka.application.identity.users import (
     ListUsers,
     UpdateUser,
 )
-from kartoteka.application.ports.identity import UserFilter
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.principal import Principal
 from kartoteka.domain.identity.roles import Role, parse_role

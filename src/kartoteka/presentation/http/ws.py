@@ -16,10 +16,10 @@ from uuid import UUID
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from kartoteka.application.ports.unit_of_work import TaskNotFoundError
 from kartoteka.application.recognition.manage_tasks import GetTask
-from kartoteka.application.recognition.messages import TRANSCRIPT_EVENT
-from kartoteka.application.recognition.queries import TaskFilter, TaskReader
+from kartoteka.application.recognition.outbox_messages import TRANSCRIPT_EVENT
+from kartoteka.application.recognition.ports.task_reader import TaskFilter, TaskReader
+from kartoteka.application.recognition.ports.tasks import TaskNotFoundError
 from kartoteka.domain.recognition.task import RecognitionTask
 from kartoteka.presentation.http.gallery_events import GalleryEventHub
 from kartoteka.presentation.http.live import SNAPSHOT_EVENTS, LiveHub, Subscriber, pump_to

@@ -9,7 +9,7 @@ from uuid import UUID
 from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker, Context, TaskiqDepends
 
-from kartoteka.application.recognition.messages import RECOGNIZE_JOB
+from kartoteka.application.recognition.outbox_messages import RECOGNIZE_JOB
 from kartoteka.application.recognition.process_card import ProcessCard
 
 log = logging.getLogger(__name__)

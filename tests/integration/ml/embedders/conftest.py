@@ -11,8 +11,8 @@ import pytest
 from kartoteka.infrastructure.ml.runtime import Device
 
 if TYPE_CHECKING:
-    from kartoteka.devtools.tiny_embedders import Sketch
     from kartoteka.infrastructure.ml.embedders.efficientnet import EfficientNetLite0Embedder
+    from kartoteka_dev.tiny_embedders import Sketch
 
 CPU = Device("cpu")
 
@@ -36,7 +36,7 @@ def embedder_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_open_clip(embedder_models_dir: Path) -> Path:
     """A random ConvNeXt CLIP laid out as a hub repository (open_clip_config.json + open_clip_pytorch_model.bin)."""
-    from kartoteka.devtools.tiny_embedders import build_tiny_open_clip
+    from kartoteka_dev.tiny_embedders import build_tiny_open_clip
 
     return build_tiny_open_clip(embedder_models_dir / "open-clip")
 
@@ -44,7 +44,7 @@ def tiny_open_clip(embedder_models_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sketch_search(embedder_models_dir: Path) -> Path:
     """A Sketch-Search checkpoint (convnext_atto + 64/48 head) as torch.compile saves it."""
-    from kartoteka.devtools.tiny_embedders import build_tiny_sketch_search
+    from kartoteka_dev.tiny_embedders import build_tiny_sketch_search
 
     return build_tiny_sketch_search(embedder_models_dir / "sketch-search" / "phase_1.pth")
 
@@ -60,6 +60,6 @@ def lite0() -> EfficientNetLite0Embedder:
 @pytest.fixture(scope="session")
 def lasa() -> list[Sketch]:
     """LASA's 26 shapes × 7 demonstrations drawn as a drawing app exports them: on a transparent canvas."""
-    from kartoteka.devtools.tiny_embedders import lasa_sketches
+    from kartoteka_dev.tiny_embedders import lasa_sketches
 
     return lasa_sketches(transparent=True)

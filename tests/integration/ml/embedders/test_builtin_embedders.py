@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.infrastructure.ml.embedders.base import IncompatibleWeightsError
 from kartoteka.infrastructure.ml.embedders.clip import OpenClipEmbedder
 from kartoteka.infrastructure.ml.embedders.efficientnet import (
@@ -195,7 +195,7 @@ def test_sketch_search_loads_a_compiled_checkpoint(tiny_sketch_search: Path) -> 
 
 
 def test_sketch_search_loads_a_plain_state_dict_too(embedder_models_dir: Path) -> None:
-    from kartoteka.devtools.tiny_embedders import build_tiny_sketch_search
+    from kartoteka_dev.tiny_embedders import build_tiny_sketch_search
 
     plain = build_tiny_sketch_search(embedder_models_dir / "plain" / "w.pth", compiled=False, embedding=16)
     embedder = SketchSearchEmbedder(str(plain), "convnext_atto", 16, 64, image_size=64, device=CPU)

@@ -11,14 +11,14 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from kartoteka.application.ports.embedding import Embedded, EmbeddingModelId, EmbeddingOutcome, ImageKind
-from kartoteka.devtools.retrieval_eval import augment, sample_photos
-from kartoteka.devtools.tiny_embedders import lasa_trajectories, png_bytes, render_trajectory
+from kartoteka.application.gallery.ports.embedding import Embedded, EmbeddingModelId, EmbeddingOutcome, ImageKind
 from kartoteka.infrastructure.config.embedders import EmbedderEntry, EmbedderRegistrySettings
 from kartoteka.infrastructure.ml.embedders.efficientnet import EfficientNetLite0Embedder
 from kartoteka.infrastructure.ml.embedders.encoder import RegistryImageEncoder, load_image_encoder
 from kartoteka.infrastructure.ml.embedders.preprocessing import prepare
 from kartoteka.infrastructure.ml.embedders.registry import EmbedderRegistry
+from kartoteka_dev.retrieval_eval import augment, sample_photos
+from kartoteka_dev.tiny_embedders import lasa_trajectories, png_bytes, render_trajectory
 from tests.integration.ml.embedders.conftest import CPU
 
 

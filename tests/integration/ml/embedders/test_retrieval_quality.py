@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from kartoteka.application.ports.embedding import Embedded, EmbeddingModelId, EmbeddingOutcome, ImageKind
-from kartoteka.devtools.retrieval_eval import augment, leave_one_out, query_gallery, rank, sample_photos
-from kartoteka.devtools.tiny_embedders import Sketch, lasa_shapes, png_bytes
+from kartoteka.application.gallery.ports.embedding import Embedded, EmbeddingModelId, EmbeddingOutcome, ImageKind
 from kartoteka.infrastructure.ml.embedders.efficientnet import EfficientNetLite0Embedder
 from kartoteka.infrastructure.ml.embedders.encoder import RegistryImageEncoder
 from kartoteka.infrastructure.ml.embedders.preprocessing import prepare
+from kartoteka_dev.retrieval_eval import augment, leave_one_out, query_gallery, rank, sample_photos
+from kartoteka_dev.tiny_embedders import Sketch, lasa_shapes, png_bytes
 
 
 @pytest.fixture(scope="module")

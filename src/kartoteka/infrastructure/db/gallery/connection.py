@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
+from kartoteka.application.shared.database import DatabaseUnavailableError
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
-from kartoteka.application.ports.gallery import IndexProgress, ModelRecord, ModelState
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
+from kartoteka.application.gallery.ports.store import IndexProgress, ModelRecord, ModelState
 from kartoteka.infrastructure.db.gallery.connection import connected
 from kartoteka.infrastructure.db.gallery.rows import index_name, literal
 from kartoteka.infrastructure.db.schema import embedding_models as m

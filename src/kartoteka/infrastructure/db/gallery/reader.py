@@ -15,8 +15,8 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import ColumnElement, Text, and_, bindparam, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
-from kartoteka.application.ports.gallery import (
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
+from kartoteka.application.gallery.ports.store import (
     DirectoryNode,
     ImageFilter,
     ImageHit,

@@ -10,7 +10,7 @@ import hashlib
 import re
 from typing import Any
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
 from kartoteka.domain.gallery.image import GalleryImage, ImageSource
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.:@+-]{1,200}$")

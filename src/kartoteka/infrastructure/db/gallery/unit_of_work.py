@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kartoteka.application.ports.embedding import EmbeddingModelId
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
+from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.domain.gallery.image import GalleryImage, ImageConflictError, ImageNotFoundError
 from kartoteka.infrastructure.db.gallery.rows import image_from_row, image_to_row, vector_text
 from kartoteka.infrastructure.db.schema import gallery_directories, gallery_images, image_vectors, outbox

@@ -11,14 +11,14 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kartoteka.application.ports.identity import (
+from kartoteka.application.identity.ports import (
     ApiTokenNotFoundError,
     UserConflictError,
     UserFilter,
     UserNotFoundError,
     UserPage,
 )
-from kartoteka.application.ports.unit_of_work import DatabaseUnavailableError
+from kartoteka.application.shared.database import DatabaseUnavailableError
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.attempts import LoginAttempt
 from kartoteka.domain.identity.challenges import OtpChallenge

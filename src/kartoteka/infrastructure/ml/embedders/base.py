@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.infrastructure.config.settings import InferenceSettings
 from kartoteka.infrastructure.ml.embedders.preprocessing import Preprocessing
 from kartoteka.infrastructure.ml.runtime import Device, resolve_device

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.infrastructure.ml.embedders.base import IncompatibleWeightsError, TorchEmbedder, text_list
 from kartoteka.infrastructure.ml.embedders.preprocessing import Preprocessing, triple
 from kartoteka.infrastructure.ml.model_files import resolve_model_path

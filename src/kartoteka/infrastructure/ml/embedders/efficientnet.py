@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.infrastructure.ml.embedders.base import IncompatibleWeightsError, TorchEmbedder
 from kartoteka.infrastructure.ml.embedders.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, triple
 from kartoteka.infrastructure.ml.model_files import resolve_model_path

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kartoteka.application.ports.embedding import (
+from kartoteka.application.gallery.ports.embedding import (
     Embedded,
     EmbeddingModelId,
     EmbeddingOutcome,

@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from kartoteka.application.ports.embedding import ImageKind
-from kartoteka.domain.recognition.errors import UnreadableImageError
+from kartoteka.application.gallery.ports.embedding import ImageKind
+from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.infrastructure.ml.images import decode_card
 
 Triple = tuple[float, float, float]

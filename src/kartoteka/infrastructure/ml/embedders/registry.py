@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kartoteka.domain.recognition.errors import ModelUnavailableError
+from kartoteka.application.shared.models import ModelUnavailableError
 from kartoteka.infrastructure.config.embedders import EmbedderEntry, EmbedderRegistrySettings
 from kartoteka.infrastructure.ml.embedders.digests import WeightDigests
 from kartoteka.infrastructure.ml.embedders.preprocessing import TRANSFORM_VERSION

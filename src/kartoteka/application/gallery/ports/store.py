@@ -15,8 +15,8 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from kartoteka.application.ports.embedding import EmbeddingModelId, ImageKind
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
+from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.domain.gallery.image import GalleryImage
 
 
@@ -232,49 +232,3 @@ class VectorIndex(Protocol):
     async def near_duplicates(self, model: EmbeddingModelId, threshold: float, limit: int) -> list[list[UUID]]:
         """Groups of images whose vectors are at least ``threshold`` similar."""
         ...
-
-
-class ImageBytes(Protocol):
-    """Reads an image's bytes wherever they are: a file in a watched root or an S3 object."""
-
-    async def read(self, image: GalleryImage) -> bytes:
-        """Raises ImageNotFoundError when the file or object is gone."""
-        ...
-
-
-class QueryEncoder(Protocol):
-    """Embeds a search query with the model the index was built with (on a worker: never in the api)."""
-
-    async def embed_image(self, data: bytes, kind: ImageKind, model: EmbeddingModelId) -> list[float]:
-        """Raises QueryNotUsableError for a bad image, EncoderUnavailableError when no worker can answer."""
-        ...
-
-    async def embed_text(self, text: str, model: EmbeddingModelId) -> list[float]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Thumbnail:
-    data: bytes
-    media_type: str
-    width: int  # of the original, upright
-    height: int
-
-
-class ThumbnailMaker(Protocol):
-    async def make(self, data: bytes) -> Thumbnail:
-        """Raises UnreadableImageError for bytes that are not a decodable image."""
-        ...
-
-
-class QueryInbox(Protocol):
-    """Where the api leaves a query image for the worker that embeds it (too big for a job message)."""
-
-    async def take(self, key: str) -> bytes | None:
-        """The bytes left under ``key``, removed; None when they expired or were taken."""
-        ...
-
-
-class FileHasher(Protocol):
-    """Content hashes of files of a watched root; a file that cannot be read is left out."""
-
-    async def hash_many(self, root: str, paths: Sequence[str]) -> dict[str, str]: ...

@@ -13,10 +13,14 @@ from typing import Self
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.domain.recognition.events import DomainEvent
+from kartoteka.infrastructure.db.recognition.repositories import (
+    SqlBatchRepository,
+    SqlRevisionRepository,
+    SqlTaskRepository,
+)
 from kartoteka.infrastructure.db.schema import outbox
-from kartoteka.infrastructure.db.tasks import SqlBatchRepository, SqlRevisionRepository, SqlTaskRepository
 from kartoteka.infrastructure.db.transaction import SqlTransaction
 
 MessageMapper = Callable[[DomainEvent], list[OutboundMessage]]

@@ -18,8 +18,8 @@ from taskiq.exceptions import ResultGetError, SendTaskError, TaskiqResultTimeout
 from taskiq.kicker import AsyncKicker
 
 from kartoteka.application.gallery.errors import EncoderUnavailableError, QueryNotUsableError
-from kartoteka.application.gallery.messages import QUERY_JOB
-from kartoteka.application.ports.embedding import EmbeddingModelId, ImageKind
+from kartoteka.application.gallery.outbox_messages import QUERY_JOB
+from kartoteka.application.gallery.ports.embedding import EmbeddingModelId, ImageKind
 from kartoteka.infrastructure.messaging.jobs import QUEUES, ROUTING_LABEL
 
 STASH_PREFIX = "kartoteka:query:"

@@ -1,12 +1,29 @@
-"""Live, lossy signals around a running job (Redis in production)."""
+"""Hooks through which a long recognition reports progress and learns it must stop."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
-from kartoteka.application.ports.progress import Progress
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a job is: ``stage`` plus ``done`` of ``total`` units (words, for reading)."""
+
+    stage: str
+    done: int
+    total: int
+
+
+class ProgressReporter(Protocol):
+    async def __call__(self, progress: Progress) -> None: ...
+
+
+class CancellationSignal(Protocol):
+    """Answers whether the job has been cancelled; checked between model batches."""
+
+    async def __call__(self) -> bool: ...
 
 
 class ProgressFeed(Protocol):
@@ -25,13 +42,3 @@ class CancellationProbe(Protocol):
     """Answers whether a task has been asked to stop (or deleted) since its job started."""
 
     async def is_cancelled(self, task_id: UUID, attempt: int) -> bool: ...
-
-
-class LiveEventSource(Protocol):
-    """Every status and progress event published by any process, as decoded dicts with ``type`` and ``task_id``.
-
-    Iterating never ends while the process runs: a lost connection is re-established (events in between
-    are lost, which watchers tolerate because every subscription starts from a database snapshot).
-    """
-
-    def events(self) -> AsyncIterator[dict[str, Any]]: ...

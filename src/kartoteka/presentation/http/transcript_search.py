@@ -10,7 +10,7 @@ from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from kartoteka.application.recognition.search import MatchedLine, SearchHit, SearchTranscripts
+from kartoteka.application.recognition.search_transcripts import MatchedLine, SearchHit, SearchTranscripts
 from kartoteka.presentation.http.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/recognition", tags=["search"])

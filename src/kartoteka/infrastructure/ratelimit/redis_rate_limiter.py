@@ -20,8 +20,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kartoteka.application.identity.policy import Clock
-from kartoteka.application.ports.identity import RateDecision, RateLimit, RateLimiterUnavailableError
+from kartoteka.application.identity.ports import RateDecision, RateLimit, RateLimiterUnavailableError
+from kartoteka.application.shared.clock import Clock
 
 KEY_PREFIX = "kartoteka:ratelimit:"
 

@@ -15,15 +15,14 @@ from kartoteka.application.gallery.errors import (
     IndexNotReadyError,
     TextSearchUnavailableError,
 )
-from kartoteka.application.ports.embedding import ImageKind
-from kartoteka.application.ports.gallery import (
+from kartoteka.application.gallery.ports.embedding import ImageKind, QueryEncoder
+from kartoteka.application.gallery.ports.store import (
     GalleryReader,
     ImageFilter,
     ImagePage,
     ModelRecord,
     ModelRegistry,
     PageRequest,
-    QueryEncoder,
     SimilarityQuery,
     VectorIndex,
 )

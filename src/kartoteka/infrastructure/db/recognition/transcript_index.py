@@ -30,8 +30,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import Text
 
-from kartoteka.application.ports.search import IndexedLine, IndexHit, IndexQuery
-from kartoteka.domain.recognition.search import search_words
+from kartoteka.application.recognition.ports.transcript_index import IndexedLine, IndexHit, IndexQuery
+from kartoteka.domain.recognition.search_forms import search_words
 from kartoteka.domain.recognition.transcript import Transcript
 from kartoteka.infrastructure.db.schema import SEARCH_CONFIG, transcript_search
 from kartoteka.infrastructure.db.schema import search_words as lexicon

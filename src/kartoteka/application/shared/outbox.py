@@ -1,11 +1,19 @@
-"""Delivering committed outbox messages to where they go (broker, pub/sub, exchange)."""
+"""The outbox: messages written with the state change that causes them, delivered after commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message the relay delivers after commit: ``destination`` names the channel kind."""
+
+    destination: str
+    key: str
+    payload: dict[str, Any]
 
 
 class PublishError(Exception):

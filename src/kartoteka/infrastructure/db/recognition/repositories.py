@@ -14,7 +14,7 @@ from uuid import UUID
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kartoteka.application.ports.unit_of_work import (
+from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
     RevisionNotFoundError,
@@ -23,8 +23,8 @@ from kartoteka.application.ports.unit_of_work import (
 from kartoteka.domain.recognition.revisions import RevisionKind, TranscriptRevision
 from kartoteka.domain.recognition.task import CardImage, Progress, RecognitionTask, SourcePage, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
+from kartoteka.infrastructure.db.recognition.transcript_index import index_transcript
 from kartoteka.infrastructure.db.schema import batches, recognition_tasks, transcript_revisions
-from kartoteka.infrastructure.db.search import index_transcript
 
 
 def task_to_row(task: RecognitionTask) -> dict[str, Any]:

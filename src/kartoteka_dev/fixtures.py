@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kartoteka.devtools.synthetic_cards import write_cards
-from kartoteka.devtools.tiny_models import build_tiny_models
+from kartoteka_dev.synthetic_cards import write_cards
+from kartoteka_dev.tiny_models import build_tiny_models
 
 
 def write_fixtures(directory: Path, *, cards: int = 3, onnx: bool = False) -> Path:
@@ -39,7 +39,7 @@ def write_fixtures(directory: Path, *, cards: int = 3, onnx: bool = False) -> Pa
 
 def write_gallery(directory: Path, per_shape: int = 2) -> Path:
     """Hand-drawn LASA shapes as PNG files: a small gallery for ``serve --watch`` to index and search."""
-    from kartoteka.devtools.tiny_embedders import lasa_sketches
+    from kartoteka_dev.tiny_embedders import lasa_sketches
 
     directory.mkdir(parents=True, exist_ok=True)
     for sketch in lasa_sketches(size=256):

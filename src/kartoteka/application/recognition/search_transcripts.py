@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from kartoteka.application.ports.search import IndexedLine, IndexHit, IndexQuery, TranscriptIndex
+from kartoteka.application.recognition.ports.transcript_index import IndexedLine, IndexHit, IndexQuery, TranscriptIndex
 from kartoteka.domain.recognition.geometry import Box
-from kartoteka.domain.recognition.search import is_near_miss, search_words, typo_budget, word_spans
+from kartoteka.domain.recognition.search_forms import is_near_miss, search_words, typo_budget, word_spans
 
 MAX_QUERY_LENGTH = 500
 MAX_TERMS = 12

@@ -74,3 +74,21 @@ class ImageEncoder(Protocol):
     async def embed_text(self, text: str) -> list[float]:
         """Raises TextSearchUnsupportedError when the model cannot read text."""
         ...
+
+
+class QueryEncoder(Protocol):
+    """Embeds a search query with the model the index was built with (on a worker: never in the api)."""
+
+    async def embed_image(self, data: bytes, kind: ImageKind, model: EmbeddingModelId) -> list[float]:
+        """Raises QueryNotUsableError for a bad image, EncoderUnavailableError when no worker can answer."""
+        ...
+
+    async def embed_text(self, text: str, model: EmbeddingModelId) -> list[float]: ...
+
+
+class QueryInbox(Protocol):
+    """Where the api leaves a query image for the worker that embeds it (too big for a job message)."""
+
+    async def take(self, key: str) -> bytes | None:
+        """The bytes left under ``key``, removed; None when they expired or were taken."""
+        ...

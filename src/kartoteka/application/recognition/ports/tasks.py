@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 from uuid import UUID
 
 from kartoteka.domain.recognition.revisions import TranscriptRevision
@@ -34,10 +34,6 @@ class RevisionNotFoundError(Exception):
         self.latest = latest
 
 
-class DatabaseUnavailableError(Exception):
-    """The database cannot be reached; the request may be retried later (HTTP 503)."""
-
-
 class ConcurrentUpdateError(Exception):
     """Someone else changed the task since it was read; re-read and try again."""
 
@@ -47,15 +43,6 @@ class Batch:
     id: UUID
     label: str | None
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    """A message the relay delivers after commit: ``destination`` names the channel kind."""
-
-    destination: str
-    key: str
-    payload: dict[str, Any]
 
 
 class TaskRepository(Protocol):

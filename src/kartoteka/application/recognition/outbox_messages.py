@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kartoteka.application.gallery.messages import sync_card
-from kartoteka.application.ports.unit_of_work import OutboundMessage
+from kartoteka.application.gallery.outbox_messages import sync_card
+from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.domain.recognition.events import (
     DomainEvent,
     TaskCancelled,

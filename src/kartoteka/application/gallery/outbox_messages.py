@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from kartoteka.application.ports.unit_of_work import OutboundMessage
-from kartoteka.domain.gallery.events import GalleryEvent, event_payload
+from kartoteka.application.shared.live_messages import GalleryEvent, event_payload
+from kartoteka.application.shared.outbox import OutboundMessage
 
 EMBED_JOBS = "embedding.jobs"
 EMBED_JOB = "kartoteka.embed_images"  # the worker's task name

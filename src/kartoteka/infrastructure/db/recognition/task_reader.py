@@ -15,10 +15,10 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.recognition.queries import InvalidCursorError, TaskFilter, TaskPage
+from kartoteka.application.recognition.ports.task_reader import InvalidCursorError, TaskFilter, TaskPage
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
+from kartoteka.infrastructure.db.recognition.repositories import task_from_row
 from kartoteka.infrastructure.db.schema import recognition_tasks as t
-from kartoteka.infrastructure.db.tasks import task_from_row
 
 
 def encode_cursor(created_at: datetime, task_id: UUID) -> str:

@@ -1,0 +1,1 @@
+"""Recognition's tables: tasks, batches, transcript revisions, the search index, progress and cancellation."""
