@@ -67,11 +67,10 @@ from kartoteka.application.shared.outbox import MessagePublisher, OutboundMessag
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
-from kartoteka.infrastructure.db.engine import create_engine
+from kartoteka.infrastructure.db.engine import create_engine, listen_dsn
 from kartoteka.infrastructure.db.migrate import upgrade
 from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.messaging.relay import OutboxRelay, RelayPolicy
-from kartoteka.runtime.relay import listen_dsn
 from kartoteka.runtime.serve import API_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,6 +25,7 @@ from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import create_engine
 from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
+from kartoteka.infrastructure.imaging.pages import PillowPdfiumPageSplitter
 from kartoteka.infrastructure.storage.s3 import S3ObjectStorage
 from kartoteka.runtime.relay import run_relay
 from kartoteka.runtime.worker import run_worker
@@ -84,6 +85,7 @@ async def services(settings: Settings) -> AsyncIterator[dict[str, Any]]:
                 UploadLimits(10**7, 10**8, 10),
                 utc_now,
                 lambda: uuid.UUID(int=uuid.uuid4().int ^ next(ids)),
+                PillowPdfiumPageSplitter(max_pixels=10**8, pdf_dpi=150, max_pages=10),
             ),
             "get": GetTask(uow),
             "tasks": [relay, worker],

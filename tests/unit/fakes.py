@@ -9,6 +9,8 @@ from typing import Self
 from uuid import UUID
 
 from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.recognition.ports.pages import PageImage
+from kartoteka.application.recognition.ports.progress import Progress
 from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
@@ -189,3 +191,18 @@ class MagicBytesInspector:
             raise UnreadableImageError("not a recognised image")
         w, h = (int(v) for v in data[4:].split(b"x"))
         return ImageInfo("PNG", "image/png", ".png", w, h)
+
+
+class SinglePageSplitter:
+    """Every upload is one page of its own, as a plain image upload is."""
+
+    async def split(self, data: bytes, filename: str) -> list[PageImage]:
+        return [PageImage(filename, data, "application/octet-stream", 1, 1, filename)]
+
+
+class MemoryProgressStore:
+    def __init__(self) -> None:
+        self.saved: list[tuple[UUID, int, Progress]] = []
+
+    async def save(self, task_id: UUID, attempt: int, progress: Progress) -> None:
+        self.saved.append((task_id, attempt, progress))

@@ -73,7 +73,7 @@ class World:
             UploadLimits(max_upload_bytes=1000, max_pixels=10_000, max_files=5, max_cards=max_cards),
             lambda: NOW,
             lambda: UUID(int=next(counter)),
-            splitter=FakeSplitter(),
+            FakeSplitter(),
         )
         self.correct = CorrectTranscript(uow, lambda: NOW)
         self.get = GetTranscript(uow)

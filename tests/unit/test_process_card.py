@@ -16,7 +16,14 @@ from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, 
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
-from tests.unit.fakes import MagicBytesInspector, MemoryDatabase, MemoryStorage, MemoryUnitOfWork
+from tests.unit.fakes import (
+    MagicBytesInspector,
+    MemoryDatabase,
+    MemoryProgressStore,
+    MemoryStorage,
+    MemoryUnitOfWork,
+    SinglePageSplitter,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TRANSCRIPT = Transcript(1, 1, ())
@@ -78,8 +85,11 @@ class World:
             UploadLimits(10**6, 10**6, 10),
             lambda: NOW,
             lambda: UUID(int=next(ids)),
+            SinglePageSplitter(),
         )
-        self.process = ProcessCard(uow, self.storage, recognizer, self.feed, DbProbe(self.db), lambda: NOW)
+        self.process = ProcessCard(
+            uow, self.storage, recognizer, self.feed, DbProbe(self.db), lambda: NOW, MemoryProgressStore()
+        )
         self.cancel = CancelTask(uow, lambda: NOW)
         self.retry = RetryTask(uow, lambda: NOW)
 
@@ -196,8 +206,7 @@ async def test_progress_is_stored_at_most_once_per_interval() -> None:
         world.feed,
         DbProbe(world.db),
         seconds,
-        store=Store(),
-        store_every_s=1.0,
+        Store(),
     )
     task_id = await world.one_task()
     assert await world.process(task_id, 1) is Outcome.COMPLETED

@@ -3,10 +3,8 @@
 Models load before the first message is taken, so a missing model stops the
 worker at start-up. Messages are acknowledged only after the job has run
 (its outcome committed), so a worker killed mid-job leaves its message to be
-redelivered to another. Each queue has a broker of its own, which is how
-TaskIQ's Redis list broker (one list per broker) serves several queues too.
-An embedding worker first makes sure the gallery has, or is building, the
-vectors of the model it loaded.
+redelivered to another. An embedding worker first makes sure the gallery has,
+or is building, the vectors of the model it loaded.
 """
 
 from __future__ import annotations
@@ -21,16 +19,12 @@ from dishka.integrations.taskiq import setup_dishka
 from taskiq import AsyncBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api.receiver import run_receiver_task
-from taskiq.middlewares import SmartRetryMiddleware
 
 from kartoteka.application.gallery.indexing import PrepareModel
 from kartoteka.application.gallery.ports.embedding import ImageEncoder
 from kartoteka.application.recognition.process_card import ProcessCard
-from kartoteka.di import CardRecognition, worker_container
+from kartoteka.di import CardRecognition, ConsumerBrokers, worker_container
 from kartoteka.infrastructure.config.settings import Settings
-from kartoteka.infrastructure.messaging.jobs import make_broker
-from kartoteka.presentation.worker.embedding import register_embedding_tasks
-from kartoteka.presentation.worker.tasks import register_recognition_tasks
 
 log = logging.getLogger(__name__)
 
@@ -46,37 +40,16 @@ async def _prepare(container: AsyncContainer, queues: Sequence[str]) -> None:
         log.info("embedding with %s/%s; %d images queued for it", encoder.model.key, encoder.model.version, queued)
 
 
-def _broker(settings: Settings, queue: str, container: AsyncContainer) -> AsyncBroker:
-    broker = make_broker(settings.broker, settings.redis.url, (queue,), results=queue == "embedding")
-    broker.add_middlewares(
-        SmartRetryMiddleware(
-            default_retry_count=settings.broker.max_retries + 1,
-            default_delay=1.0,
-            use_delay_exponent=True,
-            max_delay_exponent=30.0,
-            use_jitter=True,
-        )
-    )
-    timeout_s, max_retries = settings.broker.job_timeout_s, settings.broker.max_retries
-    if queue == "recognition":
-        register_recognition_tasks(broker, timeout_s=timeout_s, max_retries=max_retries)
-    else:
-        register_embedding_tasks(broker, timeout_s=timeout_s, max_retries=max_retries)
-    setup_dishka(container, broker)
-    broker.is_worker_process = True
-    return broker
-
-
 async def run_worker(settings: Settings, queues: Sequence[str], stop: asyncio.Event) -> None:
-    container = worker_container(settings)
-    brokers: list[AsyncBroker] = []
+    container = worker_container(settings, queues)
+    started: list[AsyncBroker] = []
     try:
         await _prepare(container, queues)
         receivers = []
-        for queue in queues:
-            broker = _broker(settings, queue, container)
+        for queue, broker in (await container.get(ConsumerBrokers)).by_queue.items():
+            setup_dishka(container, broker)
             await broker.startup()
-            brokers.append(broker)
+            started.append(broker)
             # Queries are small and someone waits on each: an embedding worker takes a few at once.
             concurrency = settings.broker.prefetch if queue == "recognition" else max(2, settings.broker.prefetch)
             receivers.append(
@@ -95,7 +68,7 @@ async def run_worker(settings: Settings, queues: Sequence[str], stop: asyncio.Ev
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     finally:
-        for broker in brokers:
+        for broker in started:
             with contextlib.suppress(Exception):
                 await broker.shutdown()
         await container.close()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
 from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
 from kartoteka.application.recognition.ports.tasks import TaskNotFoundError, UnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.application.shared.live_messages import FileCreatedEvent, FileDeletedEvent
 from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.gallery.image import GalleryImage, ImageSource, validate_name
@@ -38,7 +38,7 @@ class SyncCardImage:
         tasks: Callable[[], UnitOfWork],
         gallery: Callable[[], GalleryUnitOfWork],
         storage: ObjectStorage,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._tasks = tasks
         self._gallery = gallery

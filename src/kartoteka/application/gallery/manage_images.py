@@ -12,13 +12,13 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.gallery.indexing import thumbnail_key
 from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
 from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
 from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
+from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.images import ImageInspector
 from kartoteka.application.shared.live_messages import FileCreatedEvent, FileDeletedEvent
 from kartoteka.application.shared.storage import ObjectStorage, StorageUnavailableError
@@ -47,8 +47,8 @@ class UploadImage:
         storage: ObjectStorage,
         inspector: ImageInspector,
         limits: GalleryLimits,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], UUID],
+        clock: Clock,
+        new_id: NewId,
     ) -> None:
         self._uow = uow
         self._storage = storage

@@ -27,7 +27,7 @@ from kartoteka.application.identity.ports import (
     RateLimit,
     RateLimiter,
 )
-from kartoteka.application.shared.clock import Clock
+from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.domain.identity.attempts import AttemptKind, AttemptReason, LoginAttempt
 from kartoteka.domain.identity.challenges import ChallengeRefusal, ChallengeRefusedError, OtpChallenge
 from kartoteka.domain.identity.digests import code_digest, hash_token
@@ -62,7 +62,7 @@ class StartOtp:
         secrets: SecretSource,
         policy: IdentityPolicy,
         clock: Clock,
-        new_id: Callable[[], UUID],
+        new_id: NewId,
     ) -> None:
         self._uow = uow
         self._emails = emails
@@ -153,7 +153,7 @@ class VerifyOtp:
         secrets: SecretSource,
         policy: IdentityPolicy,
         clock: Clock,
-        new_id: Callable[[], UUID],
+        new_id: NewId,
     ) -> None:
         self._uow = uow
         self._limiter = limiter

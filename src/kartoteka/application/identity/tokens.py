@@ -13,7 +13,7 @@ from uuid import UUID
 
 from kartoteka.application.identity.policy import SecretSource
 from kartoteka.application.identity.ports import IdentityUnitOfWork
-from kartoteka.application.shared.clock import Clock
+from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.digests import hash_token
 from kartoteka.domain.identity.principal import Principal
@@ -36,7 +36,7 @@ class CreateApiToken:
         uow: Callable[[], IdentityUnitOfWork],
         secrets: SecretSource,
         clock: Clock,
-        new_id: Callable[[], UUID],
+        new_id: NewId,
     ) -> None:
         self._uow = uow
         self._secrets = secrets

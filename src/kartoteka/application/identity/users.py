@@ -21,7 +21,7 @@ from kartoteka.application.identity.ports import (
     UserFilter,
     UserPage,
 )
-from kartoteka.application.shared.clock import Clock
+from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.domain.identity.principal import Principal
 from kartoteka.domain.identity.roles import Role
 from kartoteka.domain.identity.users import User
@@ -56,9 +56,7 @@ class GetUser:
 
 
 class CreateUser:
-    def __init__(
-        self, uow: Callable[[], IdentityUnitOfWork], emails: EmailSyntax, clock: Clock, new_id: Callable[[], UUID]
-    ) -> None:
+    def __init__(self, uow: Callable[[], IdentityUnitOfWork], emails: EmailSyntax, clock: Clock, new_id: NewId) -> None:
         self._uow = uow
         self._emails = emails
         self._clock = clock
@@ -131,7 +129,7 @@ class EnsureDefaultAdmin:
         emails: EmailSyntax,
         policy: IdentityPolicy,
         clock: Clock,
-        new_id: Callable[[], UUID],
+        new_id: NewId,
     ) -> None:
         self._uow = uow
         self._emails = emails

@@ -17,14 +17,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.recognition.ports.tasks import Batch, BatchNotFoundError, ConcurrentUpdateError, UnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
 log = logging.getLogger(__name__)
+
+# A write that loses a race with a worker is retried from a fresh read this many times in all.
+WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +97,9 @@ class GetBatch:
 class CancelBatch:
     """Queued cards are cancelled at once, running ones are told to stop; finished cards stay as they are."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime], attempts: int = 3) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
-        self._attempts = attempts
 
     async def __call__(self, batch_id: UUID) -> BatchChange:
         now = self._clock()
@@ -106,17 +108,16 @@ class CancelBatch:
             batch_id,
             lambda task: task.status in {TaskStatus.QUEUED, TaskStatus.RUNNING},
             lambda task: task.request_cancel(now),
-            self._attempts,
+            WRITE_ATTEMPTS,
         )
 
 
 class RetryFailedCards:
     """Every failed card of the batch runs again as a new attempt; the others are not touched."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime], attempts: int = 3) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
-        self._attempts = attempts
 
     async def __call__(self, batch_id: UUID) -> BatchChange:
         now = self._clock()
@@ -125,7 +126,7 @@ class RetryFailedCards:
             batch_id,
             lambda task: task.status is TaskStatus.FAILED,
             lambda task: task.retry(now),
-            self._attempts,
+            WRITE_ATTEMPTS,
         )
 
 
@@ -136,16 +137,13 @@ class DeleteBatch:
     there leaves an unreferenced object, never a card without its scan.
     """
 
-    def __init__(
-        self, uow: Callable[[], UnitOfWork], storage: ObjectStorage, clock: Callable[[], datetime], attempts: int = 3
-    ) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], storage: ObjectStorage, clock: Clock) -> None:
         self._uow = uow
         self._storage = storage
         self._clock = clock
-        self._attempts = attempts
 
     async def __call__(self, batch_id: UUID) -> int:
-        for _ in range(self._attempts - 1):
+        for _ in range(WRITE_ATTEMPTS - 1):
             with contextlib.suppress(ConcurrentUpdateError):
                 return await self._once(batch_id)
         return await self._once(batch_id)

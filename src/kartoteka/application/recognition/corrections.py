@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.recognition.errors import TranscriptNotReadyError
 from kartoteka.application.recognition.ports.tasks import ConcurrentUpdateError, RevisionNotFoundError, UnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.domain.recognition.corrections import CorrectionError, Edit, ReplaceTranscript
 from kartoteka.domain.recognition.revisions import ANONYMOUS, StaleRevisionError, TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask
@@ -45,10 +45,11 @@ class CorrectTranscript:
     simply retried when only something else about the task changed.
     """
 
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime], attempts: int = 3) -> None:
+    ATTEMPTS = 3  # reads and writes in all when only something other than the revision moved
+
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
-        self._attempts = attempts
 
     async def __call__(
         self,
@@ -58,7 +59,7 @@ class CorrectTranscript:
         expected_revision: int | None,
         author: str = ANONYMOUS,
     ) -> CorrectedTranscript:
-        for _ in range(self._attempts):
+        for _ in range(self.ATTEMPTS):
             try:
                 return await self._once(task_id, corrections, expected_revision, author)
             except ConcurrentUpdateError:

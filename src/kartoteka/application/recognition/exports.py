@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.recognition.errors import TranscriptNotReadyError
@@ -22,6 +21,7 @@ from kartoteka.application.recognition.ports.exports import (
     TranscriptExporter,
 )
 from kartoteka.application.recognition.ports.tasks import BatchNotFoundError, RevisionNotFoundError, UnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.domain.recognition.revisions import RevisionKind, TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
@@ -96,7 +96,7 @@ class ExportBatch:
         uow: Callable[[], UnitOfWork],
         formats: ExportFormats,
         bundler: ExportBundler,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._uow = uow
         self._formats = formats

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.recognition.ports.tasks import UnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import RecognitionTask
 
@@ -34,7 +34,7 @@ async def _change(
 class CancelTask:
     """Queued: cancelled at once and never runs. Running: the worker is signalled and stops between batches."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -45,7 +45,7 @@ class CancelTask:
 class RetryTask:
     """Failed, cancelled or completed tasks run again, as a new attempt, with the current models."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -56,7 +56,7 @@ class RetryTask:
 class DeleteTask:
     """Removes the task and its scan; a job still running for it is told to stop."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], storage: ObjectStorage, clock: Callable[[], datetime]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], storage: ObjectStorage, clock: Clock) -> None:
         self._uow = uow
         self._storage = storage
         self._clock = clock

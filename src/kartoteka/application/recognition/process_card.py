@@ -26,6 +26,7 @@ from kartoteka.application.recognition.ports.progress import (
     ProgressStore,
 )
 from kartoteka.application.recognition.ports.tasks import TaskNotFoundError, UnitOfWork
+from kartoteka.application.shared.clock import Clock
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.recognition.task import IllegalTransitionError, StaleAttemptError, TaskStatus
@@ -48,6 +49,8 @@ class CardRecognizer(Protocol):
 
 
 class ProcessCard:
+    STORE_EVERY_S = 1.0  # how often at most the latest progress is written where a fresh reader finds it
+
     def __init__(
         self,
         uow: Callable[[], UnitOfWork],
@@ -55,9 +58,8 @@ class ProcessCard:
         recognize: CardRecognizer,
         feed: ProgressFeed,
         probe: CancellationProbe,
-        clock: Callable[[], datetime],
-        store: ProgressStore | None = None,
-        store_every_s: float = 1.0,
+        clock: Clock,
+        store: ProgressStore,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -66,7 +68,6 @@ class ProcessCard:
         self._probe = probe
         self._clock = clock
         self._store = store
-        self._store_every_s = store_every_s
 
     async def __call__(self, task_id: UUID, attempt: int) -> Outcome:
         image_key = await self._claim(task_id, attempt)
@@ -84,9 +85,7 @@ class ProcessCard:
             await self._feed.publish(task_id, attempt, progress)
             now = self._clock()
             # Live ticks go to watchers every batch; the stored copy is refreshed at most once per interval.
-            if self._store is not None and (
-                last_saved is None or (now - last_saved).total_seconds() >= self._store_every_s
-            ):
+            if last_saved is None or (now - last_saved).total_seconds() >= self.STORE_EVERY_S:
                 await self._store.save(task_id, attempt, progress)
                 last_saved = now
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
@@ -35,6 +34,7 @@ from kartoteka.application.recognition.ports.pages import (
     TooManyPagesError,
 )
 from kartoteka.application.recognition.ports.tasks import Batch, UnitOfWork
+from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.images import ImageInfo, ImageInspector, UnreadableImageError, UnsupportedImageError
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask, SourcePage
@@ -81,10 +81,9 @@ class SubmitCards:
         storage: ObjectStorage,
         inspector: ImageInspector,
         limits: UploadLimits,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], UUID],
-        *,
-        splitter: PageSplitter | None = None,
+        clock: Clock,
+        new_id: NewId,
+        splitter: PageSplitter,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -168,8 +167,6 @@ class SubmitCards:
                 RejectionKind.TOO_LARGE,
                 f"{len(upload.data)} bytes; at most {self._limits.max_upload_bytes} are accepted",
             )
-        if self._splitter is None:
-            return [PageImage(name, upload.data, "application/octet-stream", 1, 1, name)]
         try:
             return await self._splitter.split(upload.data, name)
         except PageTooLargeError as exc:

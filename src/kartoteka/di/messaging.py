@@ -1,0 +1,110 @@
+"""Delivery: the outbox relay's publishers, and the api's live fan-out to sockets and streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from dishka import Provider, Scope, from_context, provide
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+from taskiq import AsyncBroker
+
+from kartoteka.application.gallery.outbox_messages import CARD_JOBS, EMBED_JOBS, GALLERY_EVENTS
+from kartoteka.application.recognition.outbox_messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS
+from kartoteka.application.recognition.ports.task_reader import TaskReader
+from kartoteka.application.shared.health import DependencyCheck
+from kartoteka.application.shared.outbox import MessagePublisher
+from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.db.engine import listen_dsn
+from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
+from kartoteka.infrastructure.messaging.jobs import ROUTES, TaskiqJobPublisher, job_brokers
+from kartoteka.infrastructure.messaging.live_events import RedisGalleryEventSource, RedisLiveEventSource
+from kartoteka.infrastructure.messaging.rabbit_publisher import RabbitIntegrationPublisher
+from kartoteka.infrastructure.messaging.redis_publisher import RedisChannelPublisher
+from kartoteka.infrastructure.messaging.relay import OutboxRelay
+from kartoteka.presentation.http.gallery_events import GalleryEventHub
+from kartoteka.presentation.http.live import LiveHub
+from kartoteka.presentation.http.memory import MemoryReleaser
+
+JobBrokers = Mapping[str, AsyncBroker]
+
+
+class RelayProvider(Provider):
+    """Every outbox destination and where the relay delivers it."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings, scope=Scope.APP)
+
+    @provide
+    async def job_brokers(self, settings: Settings) -> AsyncIterator[JobBrokers]:
+        brokers = job_brokers(settings.broker, settings.redis.url)
+        started: list[AsyncBroker] = []
+        try:
+            for broker in set(brokers.values()):
+                await broker.startup()
+                started.append(broker)
+            yield brokers
+        finally:
+            for broker in started:
+                await broker.shutdown()
+
+    @provide
+    async def relay(
+        self, settings: Settings, engine: AsyncEngine, redis: Redis, brokers: JobBrokers
+    ) -> AsyncIterator[OutboxRelay]:
+        channels = RedisChannelPublisher(redis)
+        rabbit = RabbitIntegrationPublisher(settings.broker.url) if settings.broker.url else None
+        integration: MessagePublisher = rabbit if rabbit is not None else channels
+        publishers: dict[str, MessagePublisher] = {
+            JOBS: TaskiqJobPublisher(brokers, ROUTES[JOBS]),
+            EMBED_JOBS: TaskiqJobPublisher(brokers, ROUTES[EMBED_JOBS]),
+            CARD_JOBS: TaskiqJobPublisher(brokers, ROUTES[CARD_JOBS]),
+            GALLERY_EVENTS: channels,
+            STATUS: channels,
+            CANCELLATIONS: channels,
+            INTEGRATION: integration,
+        }
+        try:
+            yield OutboxRelay(engine, publishers, listen_dsn=listen_dsn(settings.database.url))
+        finally:
+            if rabbit is not None:
+                await rabbit.close()
+
+
+class LiveProvider(Provider):
+    """One pub/sub subscription per api process, fanned out to its WebSockets and SSE streams."""
+
+    scope = Scope.APP
+
+    @provide
+    def memory(self) -> MemoryReleaser:
+        return MemoryReleaser()
+
+    @provide
+    async def live_hub(self, redis: Redis, reader: TaskReader) -> AsyncIterator[LiveHub]:
+        hub = LiveHub(RedisLiveEventSource(redis), reader)
+        yield hub
+        await hub.stop()
+
+    @provide
+    async def gallery_events(self, redis: Redis) -> AsyncIterator[GalleryEventHub]:
+        hub = GalleryEventHub(RedisGalleryEventSource(redis))
+        yield hub
+        await hub.stop()
+
+
+class ReadinessProvider(Provider):
+    """What ``/ready`` checks: every server this process needs."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings, scope=Scope.APP)
+
+    @provide
+    def readiness(
+        self, settings: Settings, engine: AsyncEngine, redis: Redis, storage: ObjectStorage
+    ) -> list[DependencyCheck]:
+        checks: list[DependencyCheck] = [DatabaseCheck(engine), RedisCheck(redis), StorageCheck(storage)]
+        if settings.broker.url:
+            checks.append(RabbitCheck(settings.broker.url))
+        return checks
