@@ -1,18 +1,36 @@
-"""Running Alembic from Kartoteka (``kartoteka migrate``, tests, ``serve``)."""
+"""Running Alembic from Kartoteka (``kartoteka migrate``, tests, ``serve``).
+
+The migrations ship inside the package (``kartoteka/infrastructure/db/migrations``), and the
+Alembic configuration is built here in code, so an installed wheel migrates with no
+``alembic.ini`` and no checkout. The root ``alembic.ini`` is only for developers running the
+``alembic`` command line from a checkout.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parents[4]
+_PACKAGE = "kartoteka.infrastructure.db"
+
+
+def script_location() -> Path:
+    """The directory holding ``env.py``, ``script.py.mako`` and ``versions/``."""
+    location = resources.files(_PACKAGE) / "migrations"
+    if not isinstance(location, Path):
+        # Alembic reads the scripts from a real directory; a zipped install has none.
+        raise RuntimeError(f"Kartoteka's migrations are not in a directory on disk: {location}")
+    return location
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    # For `alembic revision` run through this config; "%%" is ConfigParser's escape of "%".
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["url"] = url
     config.attributes["configure_logging"] = False
     return config
