@@ -134,7 +134,7 @@ async def test_page_problems_refuse_the_request_naming_file_and_page(
 ) -> None:
     with pytest.raises(UploadRejectedError) as err:
         await world.submit(uploads)
-    assert err.value.kind is kind
+    assert err.value.rejection is kind
     assert err.value.filename == uploads[-1].filename
     assert err.value.page == page
     assert world.storage.objects == {}

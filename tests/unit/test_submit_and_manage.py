@@ -93,7 +93,7 @@ async def test_a_bad_file_refuses_the_whole_request_and_stores_nothing(
 ) -> None:
     with pytest.raises(UploadRejectedError) as err:
         await world.submit(uploads)
-    assert err.value.kind is kind
+    assert err.value.rejection is kind
     assert err.value.filename == filename
     assert world.storage.objects == {}
     assert world.db.tasks == {}

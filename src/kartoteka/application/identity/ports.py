@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from kartoteka.domain.errors import UNAVAILABLE_MESSAGE, ErrorKind, Refusal
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.attempts import LoginAttempt
 from kartoteka.domain.identity.challenges import OtpChallenge
@@ -21,20 +22,34 @@ from kartoteka.domain.identity.sessions import Session
 from kartoteka.domain.identity.users import User
 
 
-class UserNotFoundError(LookupError):
+class UserNotFoundError(Refusal, LookupError):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, user_id: UUID) -> None:
-        super().__init__(f"user {user_id} does not exist")
+        super().__init__(f"user {user_id} does not exist", {"id": str(user_id)})
         self.user_id = user_id
 
+    @property
+    def message(self) -> str:
+        return "User not found"
 
-class UserConflictError(Exception):
+
+class UserConflictError(Refusal):
     """Another user has that email address already."""
 
+    kind = ErrorKind.CONFLICT
 
-class ApiTokenNotFoundError(LookupError):
+
+class ApiTokenNotFoundError(Refusal, LookupError):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, token_id: UUID) -> None:
-        super().__init__(f"API token {token_id} does not exist")
+        super().__init__(f"API token {token_id} does not exist", {"id": str(token_id)})
         self.token_id = token_id
+
+    @property
+    def message(self) -> str:
+        return "API token not found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +197,18 @@ class RateDecision:
     retry_after_s: int = 0  # when refused: seconds until a hit would be allowed again
 
 
-class RateLimiterUnavailableError(Exception):
+class RateLimiterUnavailableError(Refusal):
     """The limiter's store cannot be reached; refusing is safer than letting a flood through."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+    @property
+    def message(self) -> str:
+        return UNAVAILABLE_MESSAGE
+
+    @property
+    def detail(self) -> object:
+        return str(self)
 
 
 class RateLimiter(Protocol):
@@ -199,8 +224,18 @@ class MailMessage:
     body: str
 
 
-class MailUnavailableError(Exception):
+class MailUnavailableError(Refusal):
     """The mail server could not be reached or refused the message; the caller may retry later."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+    @property
+    def message(self) -> str:
+        return "The login code could not be sent; try again shortly"
+
+    @property
+    def detail(self) -> object:
+        return str(self)
 
 
 class Mailer(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.recognition.task import TaskStatus
 
 
@@ -18,24 +19,44 @@ class RejectionKind(enum.StrEnum):
     TOO_MANY_PAGES = "too_many_pages"
 
 
-class UploadRejectedError(Exception):
+_REJECTION_KINDS = {
+    RejectionKind.EMPTY_REQUEST: ErrorKind.MALFORMED,
+    RejectionKind.TOO_MANY_FILES: ErrorKind.TOO_LARGE,
+    RejectionKind.TOO_LARGE: ErrorKind.TOO_LARGE,
+    RejectionKind.TOO_MANY_PIXELS: ErrorKind.TOO_LARGE,
+    RejectionKind.TOO_MANY_PAGES: ErrorKind.TOO_LARGE,
+    RejectionKind.UNSUPPORTED_TYPE: ErrorKind.UNSUPPORTED,
+    RejectionKind.UNREADABLE: ErrorKind.INVALID,
+}
+
+
+class UploadRejectedError(Refusal):
     """One file of a submission is unusable; nothing of the submission was stored."""
 
     def __init__(self, filename: str | None, kind: RejectionKind, reason: str, page: int | None = None) -> None:
         where = f"{filename}: " if filename else ""
         on_page = f"page {page}: " if page is not None else ""
-        super().__init__(where + on_page + reason)
+        super().__init__(
+            where + on_page + reason,
+            {"file": filename, "page": page, "kind": kind.value, "reason": reason},
+            kind=_REJECTION_KINDS[kind],
+        )
         self.filename = filename
-        self.kind = kind
+        self.rejection = kind
         self.reason = reason
         self.page = page
 
 
-class TranscriptNotReadyError(Exception):
+class TranscriptNotReadyError(Refusal):
     """The card has no transcript to show, correct or export yet (queued, running, failed or cancelled)."""
 
+    kind = ErrorKind.CONFLICT
+
     def __init__(self, task_id: UUID, status: TaskStatus) -> None:
-        super().__init__(f"task {task_id} is {status.value}: it has no completed transcript yet")
+        super().__init__(
+            f"task {task_id} is {status.value}: it has no completed transcript yet",
+            {"task_id": str(task_id), "status": status.value},
+        )
         self.task_id = task_id
         self.status = status
 

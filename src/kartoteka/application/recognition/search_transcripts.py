@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from kartoteka.application.recognition.ports.transcript_index import IndexedLine, IndexHit, IndexQuery, TranscriptIndex
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.search_forms import is_near_miss, search_words, typo_budget, word_spans
 
@@ -28,7 +29,7 @@ CANDIDATES_PER_TERM = 50
 ALTERNATIVES_PER_TERM = 8
 
 
-class InvalidSearchError(ValueError):
+class InvalidSearchError(Refusal, ValueError):
     """The query has nothing to search for, or too much."""
 
 

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from kartoteka.domain.errors import UNAVAILABLE_MESSAGE, ErrorKind, Refusal
 
-class DatabaseUnavailableError(Exception):
-    """The database cannot be reached; the request may be retried later (HTTP 503)."""
+
+class DatabaseUnavailableError(Refusal):
+    """The database cannot be reached; the request may be retried later."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+    @property
+    def message(self) -> str:
+        return UNAVAILABLE_MESSAGE
+
+    @property
+    def detail(self) -> object:
+        return str(self)

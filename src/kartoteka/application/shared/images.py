@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from kartoteka.domain.errors import ErrorKind, Refusal
+
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
@@ -25,9 +27,11 @@ class ImageInspector(Protocol):
         ...
 
 
-class UnsupportedImageError(Exception):
-    """Decodable, but not one of the accepted card formats."""
+class UnsupportedImageError(Refusal):
+    """Decodable, but not one of the accepted formats."""
+
+    kind = ErrorKind.UNSUPPORTED
 
 
-class UnreadableImageError(Exception):
+class UnreadableImageError(Refusal):
     """The bytes are not an image we can decode (or the image is unusable)."""

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from kartoteka.domain.errors import UNAVAILABLE_MESSAGE, ErrorKind, Refusal
+
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
@@ -14,12 +16,28 @@ class StoredObject:
     content_type: str
 
 
-class ObjectNotFoundError(Exception):
-    """No object under that key."""
+class ObjectNotFoundError(Refusal):
+    """No object under that key (a stored scan or image that has gone)."""
+
+    kind = ErrorKind.NOT_FOUND
+
+    @property
+    def message(self) -> str:
+        return "the stored image is missing"
 
 
-class StorageUnavailableError(Exception):
+class StorageUnavailableError(Refusal):
     """The object store cannot be reached or refused the request; the caller may retry later."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+    @property
+    def message(self) -> str:
+        return UNAVAILABLE_MESSAGE
+
+    @property
+    def detail(self) -> object:
+        return str(self)
 
 
 class ObjectStorage(Protocol):

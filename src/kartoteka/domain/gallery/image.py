@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
+
 TOP = "."
 # Bytes (UTF-8) of a file name, as most filesystems allow, and of a folder path: together they stay
 # well inside what a PostgreSQL b-tree index entry may hold (about 2.7 kB), so a path is always indexable.
@@ -28,20 +30,31 @@ class ImageSource(StrEnum):
     CARD = "card"
 
 
-class InvalidGalleryPathError(ValueError):
+class InvalidGalleryPathError(Refusal, ValueError):
     """A folder or file name that would leave the gallery (``..``, absolute) or is not a name at all."""
 
-
-class ImageNotFoundError(LookupError):
-    """No image with that id."""
+    kind = ErrorKind.MALFORMED
 
 
-class ImageConflictError(Exception):
+class ImageNotFoundError(Refusal, LookupError):
+    """No image with that id (or its bytes are gone); the message names which."""
+
+    kind = ErrorKind.NOT_FOUND
+
+    def __init__(self, what: UUID | str) -> None:
+        super().__init__(f"no image {what}" if isinstance(what, UUID) else what)
+
+
+class ImageConflictError(Refusal):
     """An image with that folder and name exists already; nothing is ever silently overwritten."""
 
+    kind = ErrorKind.CONFLICT
 
-class ImageNotDeletableError(Exception):
+
+class ImageNotDeletableError(Refusal):
     """The image is a file in a watched directory, which Kartoteka reads but never modifies."""
+
+    kind = ErrorKind.CONFLICT
 
 
 def _utf8_length(text: str, given: str) -> int:

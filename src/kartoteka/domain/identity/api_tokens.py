@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.identity.roles import Role
 
 MAX_TOKEN_NAME_LENGTH = 200
 
 
-class InvalidTokenNameError(ValueError):
+class InvalidTokenNameError(Refusal, ValueError):
     """A token needs a short name that says what uses it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"field": "name"})
 
 
 @dataclass(eq=False)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.identity.digests import same_digest
 
 
@@ -29,11 +30,30 @@ class ChallengeRefusal(StrEnum):
     WRONG_CODE = "wrong_code"
 
 
-class ChallengeRefusedError(Exception):
+# What the person typing the code is told, as the login page shows it.
+_REFUSAL_MESSAGES = {
+    ChallengeRefusal.WRONG_CODE: "Invalid OTP code.",
+    ChallengeRefusal.EXPIRED: "OTP code expired",
+    ChallengeRefusal.CONSUMED: "OTP code already used. Please start the OTP process again.",
+    ChallengeRefusal.EXHAUSTED: "Too many wrong codes. Please start the OTP process again.",
+}
+
+
+class ChallengeRefusedError(Refusal):
+    """A code that does not log in; a wrong code leaves the challenge alive while attempts remain."""
+
     def __init__(self, reason: ChallengeRefusal, attempts_left: int) -> None:
-        super().__init__(reason.value)
+        super().__init__(
+            reason.value,
+            {"attempts_left": attempts_left},
+            kind=ErrorKind.UNAUTHENTICATED if reason is ChallengeRefusal.WRONG_CODE else ErrorKind.REFUSED,
+        )
         self.reason = reason
         self.attempts_left = attempts_left
+
+    @property
+    def message(self) -> str:
+        return _REFUSAL_MESSAGES[self.reason]
 
 
 @dataclass(eq=False)

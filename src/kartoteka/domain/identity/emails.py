@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import unicodedata
 
+from kartoteka.domain.errors import Refusal
+
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path, less the angle brackets
 MAX_LOCAL_LENGTH = 64
 
 
-class InvalidEmailError(ValueError):
+class InvalidEmailError(Refusal, ValueError):
     """Not an email address; the message says what is wrong with it."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem, {"field": "email"})
+
+    @property
+    def message(self) -> str:
+        return f"Invalid email address: {self}"
 
 
 def normalize_email(value: str) -> str:

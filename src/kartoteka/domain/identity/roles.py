@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from kartoteka.domain.errors import Refusal
+
 
 class Role(StrEnum):
     USER = "user"
@@ -45,8 +47,11 @@ def _rank_of(other: object) -> int:
     return other.rank
 
 
-class UnknownRoleError(ValueError):
+class UnknownRoleError(Refusal, ValueError):
     """A role name that is none of user, editor, admin."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"field": "role"})
 
 
 def parse_role(value: str) -> Role:

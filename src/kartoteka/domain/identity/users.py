@@ -12,16 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.identity.emails import normalize_email
 from kartoteka.domain.identity.roles import Role
 
 
-class LastAdminError(Exception):
+class LastAdminError(Refusal):
     """The change would leave the archive without an admin."""
 
+    kind = ErrorKind.CONFLICT
 
-class SelfLockoutError(Exception):
+
+class SelfLockoutError(Refusal):
     """An admin tried to delete or demote their own account."""
+
+    kind = ErrorKind.CONFLICT
 
 
 @dataclass(eq=False)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.search_forms import search_form
 from kartoteka.domain.recognition.text import normalize_text
@@ -33,8 +34,16 @@ from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, 
 CERTAIN = 1.0
 
 
-class CorrectionError(ValueError):
+class CorrectionError(Refusal, ValueError):
     """An edit that cannot apply to this transcript: a missing line or word, empty text, a box off the card."""
+
+    @property
+    def message(self) -> str:
+        return f"the edit cannot be applied: {self}"
+
+    @property
+    def detail(self) -> object:
+        return {"reason": str(self)}
 
 
 class Edit(Protocol):

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.recognition.transcript import Transcript
 
 ANONYMOUS = "anonymous"
@@ -50,16 +51,21 @@ class TranscriptRevision:
             raise ValueError("a correction names its author")
 
 
-class StaleRevisionError(Exception):
+class StaleRevisionError(Refusal):
     """The editor worked on an older revision than the current one; nothing was changed.
 
     Two linguists correcting the same card would otherwise silently undo each
     other's work; the one who is behind gets the current revision to start from.
     """
 
+    kind = ErrorKind.PRECONDITION_FAILED
+
     def __init__(self, task_id: UUID, expected: int, current: int | None) -> None:
         now = "has no transcript" if current is None else f"is at revision {current}"
-        super().__init__(f"task {task_id} {now}, not {expected}: re-read the transcript and apply the edit again")
+        super().__init__(
+            f"task {task_id} {now}, not {expected}: re-read the transcript and apply the edit again",
+            {"task_id": str(task_id), "expected_revision": expected, "current_revision": current},
+        )
         self.task_id = task_id
         self.expected = expected
         self.current = current

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.recognition.corrections import Edit, apply_edits
 from kartoteka.domain.recognition.events import (
     DomainEvent,
@@ -48,11 +49,15 @@ class TaskStatus(enum.StrEnum):
 FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
-class IllegalTransitionError(Exception):
+class IllegalTransitionError(Refusal):
     """The task cannot go from its current status to the one asked for."""
 
+    kind = ErrorKind.CONFLICT
+
     def __init__(self, task_id: UUID, current: TaskStatus, action: str) -> None:
-        super().__init__(f"task {task_id} is {current.value}: cannot {action}")
+        super().__init__(
+            f"task {task_id} is {current.value}: cannot {action}", {"status": current.value, "action": action}
+        )
         self.task_id = task_id
         self.current = current
         self.action = action

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from kartoteka.application.identity.errors import AuthenticationRequiredError, PermissionDeniedError
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.identity.roles import Role
 from kartoteka.presentation.http.auth import identify
+from kartoteka.presentation.http.errors import refusal_response
 
 PUBLIC = None
 WS = "WS"  # the "method" of a WebSocket route
@@ -123,17 +125,22 @@ class AccessControl:
             await self._app(scope, receive, send)
             return
         conn: HTTPConnection = WebSocket(scope, receive, send) if method == WS else Request(scope, receive)
-        principal = await identify(conn)
-        if not principal.authenticated:
-            await _refuse(scope, receive, send, 401, "Authentication required")
-        elif not principal.may(role):
-            await _refuse(scope, receive, send, 403, "Insufficient permissions")
-        else:
-            await self._app(scope, receive, send)
+        try:
+            principal = await identify(conn)
+            if not principal.authenticated:
+                raise AuthenticationRequiredError
+            if not principal.may(role):
+                raise PermissionDeniedError
+        except Refusal as refusal:
+            await _refuse(scope, receive, send, refusal)
+            return
+        await self._app(scope, receive, send)
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
+    response = refusal_response(refusal)
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 4000 + status, "reason": message})
+        # Closed before it is accepted: the handshake is answered 403, the close code says why.
+        await send({"type": "websocket.close", "code": 4000 + response.status_code, "reason": refusal.message})
         return
-    await JSONResponse({"error": message, "detail": None}, status_code=status)(scope, receive, send)
+    await response(scope, receive, send)

@@ -31,21 +31,10 @@ from starlette.requests import HTTPConnection
 
 from kartoteka.application.identity.errors import (
     AuthenticationRequiredError,
-    ChallengeMissingError,
     ChallengeNotFoundError,
-    EmailTakenError,
     PermissionDeniedError,
-    RateLimitedError,
-    UserAlreadyExistsError,
 )
 from kartoteka.application.identity.otp import StartOtp, VerifyOtp
-from kartoteka.application.identity.ports import (
-    ApiTokenNotFoundError,
-    MailUnavailableError,
-    RateLimiterUnavailableError,
-    UserConflictError,
-    UserNotFoundError,
-)
 from kartoteka.application.identity.sessions import (
     Authenticate,
     GetSession,
@@ -56,13 +45,10 @@ from kartoteka.application.identity.sessions import (
 )
 from kartoteka.application.identity.users import EnsureDefaultAdmin
 from kartoteka.application.shared.database import DatabaseUnavailableError
-from kartoteka.domain.identity.api_tokens import InvalidTokenNameError
-from kartoteka.domain.identity.challenges import ChallengeRefusal, ChallengeRefusedError
-from kartoteka.domain.identity.emails import InvalidEmailError
+from kartoteka.domain.identity.challenges import ChallengeRefusedError
 from kartoteka.domain.identity.principal import Principal
-from kartoteka.domain.identity.roles import Role, UnknownRoleError
-from kartoteka.domain.identity.users import LastAdminError, SelfLockoutError
-from kartoteka.presentation.http.errors import error
+from kartoteka.domain.identity.roles import Role
+from kartoteka.presentation.http.errors import refusal_response
 
 log = logging.getLogger(__name__)
 
@@ -177,27 +163,18 @@ async def otp_start(request: Request, body: Annotated[OtpStartBody, Body()], sta
     return response
 
 
-_REFUSALS = {
-    ChallengeRefusal.WRONG_CODE: (401, "Invalid OTP code."),
-    ChallengeRefusal.EXPIRED: (403, "OTP code expired"),
-    ChallengeRefusal.CONSUMED: (403, "OTP code already used. Please start the OTP process again."),
-    ChallengeRefusal.EXHAUSTED: (403, "Too many wrong codes. Please start the OTP process again."),
-}
-
-
 @otp_router.post("/verify", response_model=None)
 @inject
 async def otp_verify(request: Request, body: Annotated[OtpVerifyBody, Body()], verify: FromDishka[VerifyOtp]) -> Any:
     try:
         login = await verify(request.cookies.get(CHALLENGE_COOKIE), body.code, client_address(request))
     except ChallengeRefusedError as refused:
-        status, message = _REFUSALS[refused.reason]
-        response = error(status, message, {"attempts_left": refused.attempts_left})
+        response = refusal_response(refused)
         if refused.attempts_left == 0:  # the challenge is dead: the UI must start again
             clear_cookie(response, request, CHALLENGE_COOKIE)
         return response
     except ChallengeNotFoundError as exc:
-        response = error(403, str(exc))
+        response = refusal_response(exc)
         clear_cookie(response, request, CHALLENGE_COOKIE)
         return response
     response = JSONResponse({"state": SessionState.AUTHENTICATED.value, "role": login.user.role.value})
@@ -272,7 +249,6 @@ def install_identity(app: FastAPI, options: AuthOptions) -> None:
     from kartoteka.presentation.http import users
 
     app.state.auth_options = options
-    _install_error_handlers(app)
     app.include_router(session_router)
     if options.enabled:
         app.include_router(otp_router)
@@ -321,57 +297,3 @@ async def _housekeeping(ensure: EnsureDefaultAdmin, purge: PurgeExpired, interva
         except Exception:  # a bug here must not end the loop, nor the process
             log.exception("identity housekeeping failed")
         await asyncio.sleep(interval_s if admin_ready else min(interval_s, 5.0))
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(AuthenticationRequiredError)
-    @app.exception_handler(ChallengeMissingError)
-    @app.exception_handler(ChallengeNotFoundError)
-    @app.exception_handler(PermissionDeniedError)
-    async def refused(_: Request, exc: Exception) -> JSONResponse:
-        status = 401 if isinstance(exc, AuthenticationRequiredError) else 403
-        return error(status, str(exc))
-
-    @app.exception_handler(RateLimitedError)
-    async def limited(_: Request, exc: RateLimitedError) -> JSONResponse:
-        return error(429, str(exc), {"retry_after_s": exc.retry_after_s}, {"Retry-After": str(exc.retry_after_s)})
-
-    @app.exception_handler(MailUnavailableError)
-    async def mail_down(_: Request, exc: MailUnavailableError) -> JSONResponse:
-        return error(503, "The login code could not be sent; try again shortly", str(exc))
-
-    @app.exception_handler(RateLimiterUnavailableError)
-    async def limiter_down(_: Request, exc: RateLimiterUnavailableError) -> JSONResponse:
-        log.warning("refusing logins: %s", exc)
-        return error(503, "a service Kartoteka depends on is unavailable; try again shortly", str(exc))
-
-    @app.exception_handler(InvalidEmailError)
-    async def bad_email(_: Request, exc: InvalidEmailError) -> JSONResponse:
-        return error(422, f"Invalid email address: {exc}", {"field": "email"})
-
-    @app.exception_handler(UnknownRoleError)
-    async def bad_role(_: Request, exc: UnknownRoleError) -> JSONResponse:
-        return error(422, str(exc), {"field": "role"})
-
-    @app.exception_handler(InvalidTokenNameError)
-    async def bad_name(_: Request, exc: InvalidTokenNameError) -> JSONResponse:
-        return error(422, str(exc), {"field": "name"})
-
-    @app.exception_handler(UserNotFoundError)
-    async def no_user(_: Request, exc: UserNotFoundError) -> JSONResponse:
-        return error(404, "User not found", {"id": str(exc.user_id)})
-
-    @app.exception_handler(ApiTokenNotFoundError)
-    async def no_token(_: Request, exc: ApiTokenNotFoundError) -> JSONResponse:
-        return error(404, "API token not found", {"id": str(exc.token_id)})
-
-    @app.exception_handler(UserAlreadyExistsError)
-    async def duplicate(_: Request, exc: UserAlreadyExistsError) -> JSONResponse:
-        return error(400, str(exc))  # the contract's status for a duplicate on create
-
-    @app.exception_handler(EmailTakenError)
-    @app.exception_handler(UserConflictError)
-    @app.exception_handler(LastAdminError)
-    @app.exception_handler(SelfLockoutError)
-    async def conflict(_: Request, exc: Exception) -> JSONResponse:
-        return error(409, str(exc))

@@ -15,7 +15,6 @@ from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
@@ -37,7 +36,9 @@ from kartoteka.application.gallery.search_images import (
 )
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.gallery.image import GalleryImage
+from kartoteka.presentation.http.errors import ShapedRefusal
 from kartoteka.presentation.http.gallery_query import (
     MAX_TOP_K,
     QueryError,
@@ -53,6 +54,15 @@ from kartoteka.presentation.http.uploads import read_upload
 router = APIRouter(prefix="/api", tags=["gallery"])
 
 Endpoint = Callable[..., Any]
+
+
+class UploadFormError(ShapedRefusal):
+    """An upload form without a usable file; the admin page reads ``status`` and ``message`` too."""
+
+    kind = ErrorKind.MALFORMED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"status": "error", "message": message})
 
 
 def route(method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
@@ -97,19 +107,12 @@ def page_json(page: ImagePage, model: str = "") -> dict[str, Any]:
     return {"images": [image_json(h.image, name, h.score) for h in page.hits], "total": page.total}
 
 
-def bad_query(exc: QueryError) -> JSONResponse:
-    return JSONResponse({"error": str(exc), "detail": {"field": exc.field}}, status_code=422)
-
-
 @route("GET", "/images")
 @inject
 async def list_images(request: Request, reader: FromDishka[GalleryReader], models: FromDishka[ModelRegistry]) -> Any:
     """Filters: page, items_per_page, order_by, direction, name_contains, created/modified min/max, directory."""
     values = dict(request.query_params)
-    try:
-        where, page, (order, descending) = parse_filter(values), parse_page(values), parse_order(values)
-    except QueryError as exc:
-        return bad_query(exc)
+    where, page, (order, descending) = parse_filter(values), parse_page(values), parse_order(values)
     searchable = await models.searchable()
     return page_json(await reader.listing(where, order, descending, page), searchable.model.key if searchable else "")
 
@@ -136,12 +139,9 @@ async def similarity_search(
     kind: Annotated[ImageKind, Form(description="sketch (what the web UI draws) or photo")] = ImageKind.SKETCH,
 ) -> Any:
     upload = await read_upload(image, limits.max_upload_bytes)
-    try:
-        options = _options(parse_query_json(query_json), top_k, min_score)
-    except QueryError as exc:
-        return bad_query(exc)
+    options = _options(parse_query_json(query_json), top_k, min_score)
     if not upload.data:
-        return JSONResponse({"error": "the query image is empty", "detail": None}, status_code=400)
+        raise Refusal("the query image is empty", kind=ErrorKind.MALFORMED)
     return page_json(await search(upload.data, kind, options))
 
 
@@ -151,14 +151,11 @@ async def search_by_image(search: FromDishka[SearchByImage], body: Annotated[dic
     try:
         image_id = UUID(str(body.get("image_id")))
     except ValueError:
-        return JSONResponse({"error": "image_id must be a UUID", "detail": {"field": "image_id"}}, status_code=422)
-    try:
-        query = body.get("query") or {}
-        if not isinstance(query, dict):
-            raise QueryError("query", "must be an object")
-        options = _options(query, body.get("top_k"), body.get("min_score"))
-    except QueryError as exc:
-        return bad_query(exc)
+        raise Refusal("image_id must be a UUID", {"field": "image_id"}) from None
+    query = body.get("query") or {}
+    if not isinstance(query, dict):
+        raise QueryError("query", "must be an object")
+    options = _options(query, body.get("top_k"), body.get("min_score"))
     return page_json(await search(image_id, options))
 
 
@@ -168,14 +165,11 @@ async def search_by_text(search: FromDishka[SearchByText], body: Annotated[dict[
     """Added: a text query, for models with a text tower (CLIP)."""
     text = str(body.get("text") or "").strip()
     if not text:
-        return JSONResponse({"error": "text is required", "detail": {"field": "text"}}, status_code=422)
-    try:
-        query = body.get("query") or {}
-        if not isinstance(query, dict):
-            raise QueryError("query", "must be an object")
-        options = _options(query, body.get("top_k"), body.get("min_score"))
-    except QueryError as exc:
-        return bad_query(exc)
+        raise Refusal("text is required", {"field": "text"})
+    query = body.get("query") or {}
+    if not isinstance(query, dict):
+        raise QueryError("query", "must be an object")
+    options = _options(query, body.get("top_k"), body.get("min_score"))
     return page_json(await search(text, options))
 
 
@@ -226,13 +220,10 @@ async def add_image(
     directory: Annotated[str | None, Form(description="Folder in the gallery; '.' or empty is the top.")] = None,
 ) -> Any:
     if not isinstance(image, StarletteUploadFile) or not image.filename:
-        return JSONResponse(
-            {"error": "Filename is required.", "status": "error", "message": "Filename is required."},
-            status_code=400,
-        )
+        raise UploadFormError("Filename is required.")
     upload = await read_upload(image, limits.max_upload_bytes)
     if not upload.data:
-        return JSONResponse({"error": "Empty file.", "status": "error", "message": "Empty file."}, status_code=400)
+        raise UploadFormError("Empty file.")
     stored = await upload_image(upload.filename, upload.data, directory)
     return {"status": "success", "image": image_json(stored)}
 
@@ -285,7 +276,7 @@ async def thumbnail(
     try:
         made = await maker.make(await files.read(image))
     except UnreadableImageError as exc:
-        return JSONResponse({"error": f"no thumbnail: {exc}", "detail": {"id": str(image_id)}}, status_code=422)
+        raise UnreadableImageError(f"no thumbnail: {exc}", {"id": str(image_id)}) from None
     return Response(made.data, media_type=made.media_type, headers={"Cache-Control": "no-store"})
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from kartoteka.application.gallery.ports.store import ImageFilter, Ordering, PageRequest
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.gallery.image import InvalidGalleryPathError, normalize_directory
 
 MAX_PAGE_SIZE = 500
@@ -46,9 +47,11 @@ _MONTHS = {
 _ISO_SPACED_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
-class QueryError(ValueError):
+class QueryError(Refusal, ValueError):
+    """A filter, page or search option the gallery cannot use; names the field."""
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}", {"field": field})
         self.field = field
 
 

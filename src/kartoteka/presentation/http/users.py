@@ -29,12 +29,12 @@ from kartoteka.application.identity.users import (
     ListUsers,
     UpdateUser,
 )
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.principal import Principal
 from kartoteka.domain.identity.roles import Role, parse_role
 from kartoteka.domain.identity.users import User
 from kartoteka.presentation.http.auth import require
-from kartoteka.presentation.http.errors import error
 
 Endpoint = Callable[..., Any]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
@@ -76,10 +76,9 @@ def token_json(token: ApiToken) -> dict[str, Any]:
     }
 
 
-class _BadQuery(ValueError):
+class _BadQuery(Refusal):
     def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field} {problem}")
-        self.field = field
+        super().__init__(f"{field} {problem}", {"field": field})
 
 
 def _positive(name: str, value: str | None, default: int, most: int) -> int:
@@ -100,12 +99,9 @@ def _positive(name: str, value: str | None, default: int, most: int) -> int:
 async def list_users(request: Request, users: FromDishka[ListUsers]) -> Any:
     """Query: page, page_size (or the UI's pageSize), email (substring, any case), role."""
     q = request.query_params
-    try:
-        page = _positive("page", q.get("page"), 1, 1_000_000)
-        size_field = "page_size" if q.get("page_size", "").strip() else "pageSize"
-        page_size = _positive(size_field, q.get(size_field), 10, MAX_PAGE_SIZE)
-    except _BadQuery as exc:
-        return error(422, str(exc), {"field": exc.field})
+    page = _positive("page", q.get("page"), 1, 1_000_000)
+    size_field = "page_size" if q.get("page_size", "").strip() else "pageSize"
+    page_size = _positive(size_field, q.get(size_field), 10, MAX_PAGE_SIZE)
     role = q.get("role", "").strip()
     where = UserFilter(email_contains=q.get("email") or None, role=parse_role(role) if role else None)
     found = await users(where, page, page_size)
@@ -143,7 +139,7 @@ async def update_user(
     user_id: UUID, body: Annotated[UserChange, Body()], update: FromDishka[UpdateUser], by: Admin
 ) -> Any:
     if body.id is not None and body.id != user_id:
-        return error(422, "the id in the body is not the id in the path", {"field": "id"})
+        raise Refusal("the id in the body is not the id in the path", {"field": "id"})
     role = parse_role(body.role) if body.role is not None else None
     return user_json(await update(user_id, body.email, role, by))
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.recognition.transcript import Transcript
 
 
@@ -63,13 +64,16 @@ class TranscriptExporter(Protocol):
     def render(self, document: ExportDocument) -> bytes: ...
 
 
-class UnknownExportFormatError(LookupError):
+class UnknownExportFormatError(Refusal, LookupError):
     """The format asked for is not one Kartoteka writes; the message lists those it does."""
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
         self.known = tuple(known)
-        super().__init__(f"unknown export format {name!r}; choose one of: {', '.join(self.known)}")
+        super().__init__(
+            f"unknown export format {name!r}; choose one of: {', '.join(self.known)}",
+            {"format": name, "formats": list(self.known)},
+        )
 
 
 class ExportFormats:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
 
@@ -26,8 +27,10 @@ class TaskPage:
     counts: dict[TaskStatus, int]
 
 
-class InvalidCursorError(Exception):
+class InvalidCursorError(Refusal):
     """The cursor was not produced by this service (or was altered)."""
+
+    kind = ErrorKind.MALFORMED
 
 
 class TaskReader(Protocol):

@@ -9,33 +9,45 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
 
-class TaskNotFoundError(Exception):
+class TaskNotFoundError(Refusal):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, task_id: UUID) -> None:
-        super().__init__(f"task {task_id} does not exist")
+        super().__init__(f"task {task_id} does not exist", {"task_id": str(task_id)})
         self.task_id = task_id
 
 
-class BatchNotFoundError(Exception):
+class BatchNotFoundError(Refusal):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, batch_id: UUID) -> None:
-        super().__init__(f"batch {batch_id} does not exist")
+        super().__init__(f"batch {batch_id} does not exist", {"batch_id": str(batch_id)})
         self.batch_id = batch_id
 
 
-class RevisionNotFoundError(Exception):
+class RevisionNotFoundError(Refusal):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, task_id: UUID, number: int, latest: int | None) -> None:
         have = "no transcript yet" if latest is None else f"revisions 0 to {latest}"
-        super().__init__(f"task {task_id} has no revision {number}; it has {have}")
+        super().__init__(
+            f"task {task_id} has no revision {number}; it has {have}",
+            {"task_id": str(task_id), "revision": number, "latest_revision": latest},
+        )
         self.task_id = task_id
         self.number = number
         self.latest = latest
 
 
-class ConcurrentUpdateError(Exception):
+class ConcurrentUpdateError(Refusal):
     """Someone else changed the task since it was read; re-read and try again."""
+
+    kind = ErrorKind.CONFLICT
 
 
 @dataclass(frozen=True, slots=True)
