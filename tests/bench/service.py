@@ -62,7 +62,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.recognition.outbox_messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS, messages_for
+from kartoteka.application.recognition.outbox_messages import INTEGRATION, JOBS, messages_for
+from kartoteka.application.shared.live_messages import Channel
 from kartoteka.application.shared.outbox import MessagePublisher, OutboundMessage
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask
 from kartoteka.infrastructure.clock import utc_now
@@ -271,8 +272,8 @@ async def latency_variant(
     channels = RedisChannelPublisher(redis)
     publishers: dict[str, MessagePublisher] = {
         JOBS: TaskiqJobPublisher(sender),
-        STATUS: channels,
-        CANCELLATIONS: channels,
+        Channel.STATUS: channels,
+        Channel.CANCELLATIONS: channels,
         INTEGRATION: integration,
     }
     relay = OutboxRelay(
@@ -438,7 +439,7 @@ async def drain(
 ) -> DrainResult:
     """``drain_once`` until it finds nothing; with ``cycle_s``, at most one drain per cycle (the reference)."""
     timed = TimedPublisher(publisher)
-    relay = OutboxRelay(engine, {STATUS: timed}, RelayPolicy(batch_size=batch))
+    relay = OutboxRelay(engine, {Channel.STATUS: timed}, RelayPolicy(batch_size=batch))
     rows = drains = 0
     start = time.perf_counter()
     while time.perf_counter() - start < limit_s:

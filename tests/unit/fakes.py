@@ -10,7 +10,6 @@ from uuid import UUID
 
 from kartoteka.application.recognition.outbox_messages import messages_for
 from kartoteka.application.recognition.ports.pages import PageImage
-from kartoteka.application.recognition.ports.progress import Progress
 from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
@@ -21,7 +20,7 @@ from kartoteka.application.shared.images import ImageInfo, UnreadableImageError,
 from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.application.shared.storage import ObjectNotFoundError, StorageUnavailableError, StoredObject
 from kartoteka.domain.recognition.revisions import TranscriptRevision
-from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
+from kartoteka.domain.recognition.task import Progress, RecognitionTask, TaskStatus
 
 
 class MemoryStorage:

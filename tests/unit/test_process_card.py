@@ -10,11 +10,11 @@ import pytest
 
 from kartoteka.application.recognition.errors import RecognitionCancelledError
 from kartoteka.application.recognition.manage_tasks import CancelTask, RetryTask
-from kartoteka.application.recognition.ports.progress import CancellationSignal, Progress, ProgressReporter
+from kartoteka.application.recognition.ports.progress import CancellationSignal, ProgressReporter
 from kartoteka.application.recognition.process_card import Outcome, ProcessCard
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.application.shared.images import UnreadableImageError
-from kartoteka.domain.recognition.task import TaskStatus
+from kartoteka.domain.recognition.task import Progress, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
 from tests.unit.fakes import (
     MagicBytesInspector,

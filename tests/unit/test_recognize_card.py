@@ -9,11 +9,11 @@ import pytest
 
 from kartoteka.application.recognition.errors import RecognitionCancelledError, RecognitionError
 from kartoteka.application.recognition.ports.pipeline import Reading
-from kartoteka.application.recognition.ports.progress import Progress
 from kartoteka.application.recognition.recognize_card import RecognizeCard
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.layout import Detection, LayoutRules
+from kartoteka.domain.recognition.task import Progress
 from kartoteka.domain.recognition.transcript import ModelIdentity, Transcript
 
 

@@ -18,7 +18,6 @@ from kartoteka.domain.recognition.events import (
 from kartoteka.domain.recognition.task import (
     CardImage,
     IllegalTransitionError,
-    Progress,
     RecognitionTask,
     StaleAttemptError,
     TaskStatus,
@@ -41,7 +40,6 @@ def new_task() -> RecognitionTask:
 def test_happy_path_records_times_and_events() -> None:
     task = new_task()
     task.start(1, later(1))
-    task.report_progress(1, Progress("reading", 2, 5), later(2))
     task.complete(1, EMPTY, later(3))
     assert task.status is TaskStatus.COMPLETED
     assert (task.started_at, task.finished_at, task.updated_at) == (later(1), later(3), later(3))

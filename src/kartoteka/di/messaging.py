@@ -9,21 +9,21 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import AsyncBroker
 
-from kartoteka.application.gallery.outbox_messages import CARD_JOBS, EMBED_JOBS, GALLERY_EVENTS
-from kartoteka.application.recognition.outbox_messages import CANCELLATIONS, INTEGRATION, JOBS, STATUS
+from kartoteka.application.gallery.outbox_messages import CARD_JOBS, EMBED_JOBS
+from kartoteka.application.recognition.outbox_messages import INTEGRATION, JOBS
 from kartoteka.application.recognition.ports.task_reader import TaskReader
 from kartoteka.application.shared.health import DependencyCheck
+from kartoteka.application.shared.live_messages import Channel
 from kartoteka.application.shared.outbox import MessagePublisher
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import listen_dsn
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
 from kartoteka.infrastructure.messaging.jobs import ROUTES, TaskiqJobPublisher, job_brokers
-from kartoteka.infrastructure.messaging.live_events import RedisGalleryEventSource, RedisLiveEventSource
+from kartoteka.infrastructure.messaging.live_subscription import RedisLiveSubscription
 from kartoteka.infrastructure.messaging.rabbit_publisher import RabbitIntegrationPublisher
 from kartoteka.infrastructure.messaging.redis_publisher import RedisChannelPublisher
 from kartoteka.infrastructure.messaging.relay import OutboxRelay
-from kartoteka.presentation.http.gallery_events import GalleryEventHub
 from kartoteka.presentation.http.live import LiveHub
 from kartoteka.presentation.http.memory import MemoryReleaser
 
@@ -60,9 +60,9 @@ class RelayProvider(Provider):
             JOBS: TaskiqJobPublisher(brokers, ROUTES[JOBS]),
             EMBED_JOBS: TaskiqJobPublisher(brokers, ROUTES[EMBED_JOBS]),
             CARD_JOBS: TaskiqJobPublisher(brokers, ROUTES[CARD_JOBS]),
-            GALLERY_EVENTS: channels,
-            STATUS: channels,
-            CANCELLATIONS: channels,
+            Channel.GALLERY: channels,
+            Channel.STATUS: channels,
+            Channel.CANCELLATIONS: channels,
             INTEGRATION: integration,
         }
         try:
@@ -83,13 +83,7 @@ class LiveProvider(Provider):
 
     @provide
     async def live_hub(self, redis: Redis, reader: TaskReader) -> AsyncIterator[LiveHub]:
-        hub = LiveHub(RedisLiveEventSource(redis), reader)
-        yield hub
-        await hub.stop()
-
-    @provide
-    async def gallery_events(self, redis: Redis) -> AsyncIterator[GalleryEventHub]:
-        hub = GalleryEventHub(RedisGalleryEventSource(redis))
+        hub = LiveHub(RedisLiveSubscription(redis), reader)
         yield hub
         await hub.stop()
 

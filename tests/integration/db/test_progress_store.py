@@ -6,8 +6,7 @@ from uuid import uuid4
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.recognition.outbox_messages import messages_for
-from kartoteka.application.recognition.ports.progress import Progress
-from kartoteka.domain.recognition.task import CardImage, RecognitionTask
+from kartoteka.domain.recognition.task import CardImage, Progress, RecognitionTask
 from kartoteka.infrastructure.db.recognition.progress_store import SqlProgressStore
 from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 

@@ -16,8 +16,8 @@ import uvicorn
 import websockets
 from PIL import Image
 
-from kartoteka.application.recognition.ports.progress import Progress
 from kartoteka.di import api_container
+from kartoteka.domain.recognition.task import Progress
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 from kartoteka.presentation.http.app import create_app

@@ -70,12 +70,13 @@ async def test_rabbit_publisher_down_raises_publish_error() -> None:
 async def test_progress_feed_publishes_ticks_and_swallows_outages(redis_server: RedisServer) -> None:
     from uuid import uuid4
 
-    from kartoteka.application.recognition.ports.progress import Progress
-    from kartoteka.infrastructure.messaging.progress_feed import PROGRESS, RedisProgressFeed
+    from kartoteka.application.shared.live_messages import Channel
+    from kartoteka.domain.recognition.task import Progress
+    from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 
     redis = Redis.from_url(redis_server.url)
     sub = redis.pubsub()
-    await sub.subscribe(channel_for(PROGRESS))
+    await sub.subscribe(channel_for(Channel.PROGRESS))
     try:
         assert (await sub.get_message(timeout=5) or {}).get("type") == "subscribe"
         task_id = uuid4()

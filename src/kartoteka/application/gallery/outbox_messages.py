@@ -1,7 +1,7 @@
 """Outbox destinations of the gallery and the shapes of their messages.
 
-``embedding.jobs`` becomes a TaskIQ job on the ``embedding`` queue; ``gallery``
-goes to Redis pub/sub, from where every api process forwards it to its SSE
+``embedding.jobs`` becomes a TaskIQ job on the ``embedding`` queue; the live
+``gallery`` channel goes to Redis pub/sub, from where every api process forwards it to its SSE
 streams and WebSockets (it may be lost: clients re-read the gallery).
 """
 
@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from kartoteka.application.shared.live_messages import GalleryEvent, event_payload
+from kartoteka.application.shared.live_messages import Channel, GalleryEvent, encode
 from kartoteka.application.shared.outbox import OutboundMessage
 
 EMBED_JOBS = "embedding.jobs"
 EMBED_JOB = "kartoteka.embed_images"  # the worker's task name
 QUERY_JOB = "kartoteka.embed_query"
-GALLERY_EVENTS = "gallery"
 CARD_JOBS = "gallery.cards"  # a recognised card joins the gallery; a deleted one leaves it
 SYNC_CARD_JOB = "kartoteka.sync_card"
 
@@ -31,5 +30,5 @@ def embed_job(image_ids: Sequence[UUID]) -> OutboundMessage:
 
 
 def gallery_event(event: GalleryEvent) -> OutboundMessage:
-    payload = event_payload(event)
-    return OutboundMessage(GALLERY_EVENTS, payload["event"], payload)
+    payload = encode(event)
+    return OutboundMessage(Channel.GALLERY, payload["event"], payload)

@@ -1,9 +1,10 @@
 """Which messages each domain event sends, and their shapes.
 
-Three destinations, all written to the outbox and delivered by the relay:
-``recognition.jobs`` (a TaskIQ job for a worker), ``status`` (Redis pub/sub
-for live watchers; may be lost, clients re-read the database), and
-``integration`` (a durable topic exchange for other services).
+Destinations, all written to the outbox and delivered by the relay:
+``recognition.jobs`` (a TaskIQ job for a worker), the live ``status`` channel
+(pub/sub for watchers; may be lost, clients re-read the database), the
+cancellation wake-up, and ``integration`` (a durable topic exchange for other
+services, with the same bodies as the live messages).
 
 Status changes go out as ``task.status``; a correction, which leaves the status
 as it is, goes out as ``task.transcript`` with the new revision number, on the
@@ -12,9 +13,8 @@ same channels, so a watcher sees an edit the way it sees a completion.
 
 from __future__ import annotations
 
-from typing import Any
-
 from kartoteka.application.gallery.outbox_messages import sync_card
+from kartoteka.application.shared.live_messages import Channel, TaskStatusChanged, TranscriptRevised, encode
 from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.domain.recognition.events import (
     DomainEvent,
@@ -31,8 +31,6 @@ from kartoteka.domain.recognition.task import TaskStatus
 
 JOBS = "recognition.jobs"
 RECOGNIZE_JOB = "kartoteka.recognize"  # the worker's task name; the relay kicks jobs by it
-CANCELLATIONS = "recognition.cancellations"
-STATUS = "status"
 INTEGRATION = "integration"
 
 # The status a task has after each event; deletion is not a task status, only an announcement.
@@ -47,48 +45,43 @@ _STATUS_OF: dict[type[DomainEvent], str] = {
 }
 
 
-TRANSCRIPT_EVENT = "task.transcript"
-
-
 def messages_for(event: DomainEvent) -> list[OutboundMessage]:
     if isinstance(event, TaskTranscriptRevised):
         return _revision_messages(event)
     task = str(event.task_id)
     status = _STATUS_OF[type(event)]
-    body: dict[str, Any] = {
-        "type": "task.status",
-        "task_id": task,
-        "attempt": event.attempt,
-        "status": status,
-        "at": event.occurred_at.isoformat(),
-    }
-    if isinstance(event, TaskFailed):
-        body["error"] = event.reason
+    changed = TaskStatusChanged(
+        task_id=event.task_id,
+        attempt=event.attempt,
+        status=status,
+        at=event.occurred_at,
+        error=event.reason if isinstance(event, TaskFailed) else None,
+    )
+    body = encode(changed)
     out = [
-        OutboundMessage(STATUS, task, body),
+        OutboundMessage(Channel.STATUS, task, body),
         OutboundMessage(INTEGRATION, f"recognition.task.{status}", body),
     ]
     if isinstance(event, TaskQueued):
         out.insert(0, OutboundMessage(JOBS, task, {"task_id": task, "attempt": event.attempt}))
     if isinstance(event, TaskCancelRequested | TaskDeleted):
-        out.insert(0, OutboundMessage(CANCELLATIONS, task, {"task_id": task, "attempt": event.attempt}))
+        out.insert(0, OutboundMessage(Channel.CANCELLATIONS, task, {"task_id": task, "attempt": event.attempt}))
     if isinstance(event, TaskCompleted | TaskDeleted):
         out.append(sync_card(task))  # the scan joins (or leaves) the gallery
     return out
 
 
 def _revision_messages(event: TaskTranscriptRevised) -> list[OutboundMessage]:
-    task = str(event.task_id)
-    body: dict[str, Any] = {
-        "type": TRANSCRIPT_EVENT,
-        "task_id": task,
-        "attempt": event.attempt,
-        "status": TaskStatus.COMPLETED.value,
-        "revision": event.revision,
-        "author": event.author,
-        "at": event.occurred_at.isoformat(),
-    }
+    body = encode(
+        TranscriptRevised(
+            task_id=event.task_id,
+            attempt=event.attempt,
+            revision=event.revision,
+            author=event.author,
+            at=event.occurred_at,
+        )
+    )
     return [
-        OutboundMessage(STATUS, task, body),
+        OutboundMessage(Channel.STATUS, str(event.task_id), body),
         OutboundMessage(INTEGRATION, "recognition.task.transcript_revised", body),
     ]

@@ -20,7 +20,6 @@ from kartoteka.application.recognition.errors import RecognitionCancelledError
 from kartoteka.application.recognition.ports.progress import (
     CancellationProbe,
     CancellationSignal,
-    Progress,
     ProgressFeed,
     ProgressReporter,
     ProgressStore,
@@ -29,7 +28,7 @@ from kartoteka.application.recognition.ports.tasks import TaskNotFoundError, Uni
 from kartoteka.application.shared.clock import Clock
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
-from kartoteka.domain.recognition.task import IllegalTransitionError, StaleAttemptError, TaskStatus
+from kartoteka.domain.recognition.task import IllegalTransitionError, Progress, StaleAttemptError, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
 
 log = logging.getLogger(__name__)

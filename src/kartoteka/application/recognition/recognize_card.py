@@ -19,8 +19,9 @@ from kartoteka.application.recognition.ports.pipeline import (
     TextRecognizer,
     WordDetector,
 )
-from kartoteka.application.recognition.ports.progress import CancellationSignal, Progress, ProgressReporter
+from kartoteka.application.recognition.ports.progress import CancellationSignal, ProgressReporter
 from kartoteka.domain.recognition.layout import Detection, LayoutRules, arrange_words
+from kartoteka.domain.recognition.task import Progress
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
 
 STAGE_DECODING = "decoding"

@@ -69,6 +69,8 @@ class StaleAttemptError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Progress:
+    """Where a running job is: ``stage`` plus ``done`` of ``total`` units (words, for reading)."""
+
     stage: str = ""
     done: int = 0
     total: int = 0
@@ -269,13 +271,6 @@ class RecognitionTask:
         """Deleting is allowed in any status; a running job is told to stop."""
         self._touch(now)
         self.events.append(TaskDeleted(task_id=self.id, attempt=self.attempt, occurred_at=now))
-
-    def report_progress(self, attempt: int, progress: Progress, now: datetime) -> None:
-        self._check_attempt(attempt)
-        if self.status is not TaskStatus.RUNNING:
-            raise IllegalTransitionError(self.id, self.status, "report progress")
-        self.progress = progress
-        self._touch(now)
 
     def _check_attempt(self, attempt: int) -> None:
         if attempt != self.attempt:

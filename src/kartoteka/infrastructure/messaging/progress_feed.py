@@ -13,12 +13,11 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kartoteka.application.recognition.ports.progress import Progress
+from kartoteka.application.shared.live_messages import Channel, TaskProgressed, encode
+from kartoteka.domain.recognition.task import Progress
 from kartoteka.infrastructure.messaging.redis_publisher import channel_for
 
 log = logging.getLogger(__name__)
-
-PROGRESS = "progress"
 
 
 class RedisProgressFeed:
@@ -26,15 +25,8 @@ class RedisProgressFeed:
         self._redis = redis
 
     async def publish(self, task_id: UUID, attempt: int, progress: Progress) -> None:
-        body = {
-            "type": "task.progress",
-            "task_id": str(task_id),
-            "attempt": attempt,
-            "stage": progress.stage,
-            "done": progress.done,
-            "total": progress.total,
-        }
+        tick = TaskProgressed(task_id, attempt, progress.stage, progress.done, progress.total)
         try:
-            await self._redis.publish(channel_for(PROGRESS), json.dumps(body))
+            await self._redis.publish(channel_for(Channel.PROGRESS), json.dumps(encode(tick)))
         except (RedisError, OSError) as exc:  # a lost tick must never fail the job
             log.warning("progress of %s not published: %s", task_id, exc)

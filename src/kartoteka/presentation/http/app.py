@@ -13,7 +13,7 @@ from kartoteka.presentation.http import (
     auth,
     batches,
     gallery,
-    gallery_events,
+    gallery_sse,
     health,
     legacy,
     recognition,
@@ -51,7 +51,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.include_router(legacy.router)
     app.include_router(ws.router)
     app.include_router(gallery.router)
-    app.include_router(gallery_events.router)
+    app.include_router(gallery_sse.router)
     check_every_route_has_a_rule(app)  # a route without a rule stops start-up, never runs open
     app.add_middleware(AccessControl)
     setup_dishka(container, app)

@@ -1,4 +1,8 @@
-"""LiveHub: fans the process's single event subscription out to the WebSockets that asked.
+"""LiveHub: fans the process's one live-message subscription out to its WebSockets and SSE streams.
+
+Task messages go to the sockets watching that task; the gallery's events go to
+every open gallery stream (SSE, or a WebSocket that asked for them); a stalled
+gallery stream misses events rather than blocking the others.
 
 Each socket registers the task ids it watches. Status events are turned into
 a full task snapshot read from PostgreSQL once per task (not once per socket),
@@ -20,14 +24,19 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from uuid import UUID
 
-from kartoteka.application.recognition.outbox_messages import TRANSCRIPT_EVENT
 from kartoteka.application.recognition.ports.task_reader import TaskReader
-from kartoteka.application.shared.live_messages import LiveEventSource
+from kartoteka.application.shared.live_messages import (
+    GalleryEvent,
+    LiveMessageSource,
+    TaskMessage,
+    TaskStatusChanged,
+    TranscriptRevised,
+)
 from kartoteka.domain.recognition.task import RecognitionTask
 
 log = logging.getLogger(__name__)
 
-Render = Callable[[RecognitionTask | None, dict[str, Any]], dict[str, Any] | None]
+Render = Callable[[RecognitionTask | None, TaskMessage], dict[str, Any] | None]
 
 
 class Subscriber:
@@ -58,18 +67,20 @@ class Subscriber:
             self.overflowed.set()
 
 
-# Events after which watchers get the task as it is now, read from the database.
-SNAPSHOT_EVENTS = frozenset({"task.status", TRANSCRIPT_EVENT})
+# Messages after which watchers get the task as it is now, read from the database.
+SNAPSHOT_MESSAGES = (TaskStatusChanged, TranscriptRevised)
 
 # Small enough that the first events of a long backlog go out while the rest are still arriving.
 MAX_BURST = 200
 
 
 class LiveHub:
-    def __init__(self, source: LiveEventSource, reader: TaskReader) -> None:
+    def __init__(self, source: LiveMessageSource, reader: TaskReader, max_gallery_pending: int = 1000) -> None:
         self._source = source
         self._reader = reader
         self._watchers: dict[UUID, set[Subscriber]] = defaultdict(set)
+        self._gallery: set[asyncio.Queue[GalleryEvent]] = set()
+        self._max_gallery_pending = max_gallery_pending
         self._pump: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -101,12 +112,36 @@ class LiveHub:
     def watched(self) -> int:
         return len(self._watchers)
 
+    def open_gallery(self) -> asyncio.Queue[GalleryEvent]:
+        """A stream of the gallery's events from now on, until ``close_gallery``."""
+        self.start()
+        queue: asyncio.Queue[GalleryEvent] = asyncio.Queue(self._max_gallery_pending)
+        self._gallery.add(queue)
+        return queue
+
+    def close_gallery(self, queue: asyncio.Queue[GalleryEvent]) -> None:
+        self._gallery.discard(queue)
+
+    @property
+    def gallery_streams(self) -> int:
+        return len(self._gallery)
+
+    async def subscribed(self, within_s: float) -> bool:
+        """Wait until messages reach this process (False when the bus is not there yet)."""
+        self.start()
+        try:
+            async with asyncio.timeout(within_s):
+                await self._source.subscribed.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def _run(self) -> None:
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        inbox: asyncio.Queue[TaskMessage | GalleryEvent] = asyncio.Queue()
 
         async def receive() -> None:
-            async for event in self._source.events():
-                inbox.put_nowait(event)
+            async for message in self._source.messages():
+                inbox.put_nowait(message)
 
         receiver = asyncio.create_task(receive(), name="live-hub-receive")
         try:
@@ -120,24 +155,25 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await receiver
 
-    async def _dispatch(self, burst: list[dict[str, Any]]) -> None:
-        watched: list[tuple[set[Subscriber], dict[str, Any], UUID]] = []
-        for event in burst:
-            try:
-                task_id = UUID(str(event["task_id"]))
-            except (KeyError, ValueError):
+    async def _dispatch(self, burst: list[TaskMessage | GalleryEvent]) -> None:
+        watched: list[tuple[set[Subscriber], TaskMessage]] = []
+        for message in burst:
+            if not isinstance(message, TaskMessage):
+                for queue in list(self._gallery):
+                    with contextlib.suppress(asyncio.QueueFull):  # a stalled stream misses events, never blocks
+                        queue.put_nowait(message)
                 continue
-            subscribers = self._watchers.get(task_id)
+            subscribers = self._watchers.get(message.task_id)
             if subscribers:
-                watched.append((subscribers, event, task_id))
-        changed = {task_id for _, event, task_id in watched if event.get("type") in SNAPSHOT_EVENTS}
+                watched.append((subscribers, message))
+        changed = {m.task_id for _, m in watched if isinstance(m, SNAPSHOT_MESSAGES)}
         snapshots = await self._snapshots(changed)
-        for subscribers, event, task_id in watched:
-            task = snapshots.get(task_id) if event.get("type") in SNAPSHOT_EVENTS else None
+        for subscribers, message in watched:
+            task = snapshots.get(message.task_id) if isinstance(message, SNAPSHOT_MESSAGES) else None
             for subscriber in list(subscribers):
-                message = subscriber.render(task, event)
-                if message is not None:
-                    subscriber.offer(message)
+                rendered = subscriber.render(task, message)
+                if rendered is not None:
+                    subscriber.offer(rendered)
 
     async def _snapshots(self, task_ids: set[UUID]) -> dict[UUID, RecognitionTask]:
         if not task_ids:

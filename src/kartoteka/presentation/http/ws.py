@@ -17,12 +17,19 @@ from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from kartoteka.application.recognition.manage_tasks import GetTask
-from kartoteka.application.recognition.outbox_messages import TRANSCRIPT_EVENT
 from kartoteka.application.recognition.ports.task_reader import TaskFilter, TaskReader
 from kartoteka.application.recognition.ports.tasks import TaskNotFoundError
+from kartoteka.application.shared.live_messages import (
+    GalleryEvent,
+    TaskMessage,
+    TaskProgressed,
+    TaskStatusChanged,
+    TranscriptRevised,
+    encode,
+)
 from kartoteka.domain.recognition.task import RecognitionTask
-from kartoteka.presentation.http.gallery_events import GalleryEventHub
-from kartoteka.presentation.http.live import SNAPSHOT_EVENTS, LiveHub, Subscriber, pump_to
+from kartoteka.presentation.http.gallery_sse import gallery_frame
+from kartoteka.presentation.http.live import LiveHub, Subscriber, pump_to
 from kartoteka.presentation.http.memory import MemoryReleaser
 from kartoteka.presentation.http.schemas import LegacyTaskOut, TaskOut
 
@@ -35,22 +42,21 @@ def _task_json(task: RecognitionTask) -> dict[str, Any]:
     return TaskOut.of(task).model_dump(mode="json")
 
 
-def render_api(task: RecognitionTask | None, event: dict[str, Any]) -> dict[str, Any] | None:
+def render_api(task: RecognitionTask | None, message: TaskMessage) -> dict[str, Any] | None:
     """Progress as it came; status changes and corrections with the task as it is now."""
-    kind = event.get("type")
-    if kind == "task.progress":
-        return event
-    message: dict[str, Any] = {"type": "task.status", "task_id": event["task_id"], "status": event.get("status")}
-    if kind == TRANSCRIPT_EVENT:
-        message.update(type=TRANSCRIPT_EVENT, revision=event.get("revision"), author=event.get("author"))
+    if isinstance(message, TaskProgressed):
+        return encode(message)
+    frame: dict[str, Any] = {"type": TaskStatusChanged.TYPE, "task_id": str(message.task_id), "status": message.status}
+    if isinstance(message, TranscriptRevised):
+        frame.update(type=TranscriptRevised.TYPE, revision=message.revision, author=message.author)
     if task is not None:
-        message["task"] = _task_json(task)
-    return message
+        frame["task"] = _task_json(task)
+    return frame
 
 
-def render_legacy(task: RecognitionTask | None, event: dict[str, Any]) -> dict[str, Any] | None:
-    """The reference pushed its TaskDTO on every change, ``update_text`` included."""
-    if event.get("type") not in SNAPSHOT_EVENTS or task is None:
+def render_legacy(task: RecognitionTask | None, message: TaskMessage) -> dict[str, Any] | None:
+    """The old ``/task/status`` clients get the task, as they know it, on every change (corrections too)."""
+    if isinstance(message, TaskProgressed) or task is None:
         return None
     return LegacyTaskOut.of(task).to_json()
 
@@ -104,27 +110,25 @@ async def live_updates(
     hub: FromDishka[LiveHub],
     reader: FromDishka[TaskReader],
     memory: FromDishka[MemoryReleaser],
-    gallery: FromDishka[GalleryEventHub],
 ) -> None:
     """Tasks: ``{"op":"subscribe","tasks":[...]}`` or ``{"op":"subscribe","batch":id}``. The gallery's file
     and indexing events (the SSE stream's, as ``gallery.event`` frames): ``{"op":"subscribe","gallery":true}``."""
     subscriber = Subscriber(render_api)
-    gallery_feed: list[tuple[asyncio.Queue[dict[str, Any]], asyncio.Task[None]]] = []
+    gallery_feed: list[tuple[asyncio.Queue[GalleryEvent], asyncio.Task[None]]] = []
 
-    async def forward(queue: asyncio.Queue[dict[str, Any]]) -> None:
+    async def forward(queue: asyncio.Queue[GalleryEvent]) -> None:
         while True:
-            event = await queue.get()
-            subscriber.offer({"type": "gallery.event", "event": event["event"], "data": event["data"]})
+            subscriber.offer(gallery_frame(await queue.get()))
 
     def follow_gallery(on: bool) -> None:
         if on and not gallery_feed:
-            queue = gallery.open()
+            queue = hub.open_gallery()
             gallery_feed.append((queue, asyncio.create_task(forward(queue))))
         elif not on:
             while gallery_feed:
                 queue, task = gallery_feed.pop()
                 task.cancel()
-                gallery.close(queue)
+                hub.close_gallery(queue)
 
     async def ids_for(frame: dict[str, Any]) -> set[UUID]:
         if "batch" in frame:
@@ -147,7 +151,7 @@ async def live_updates(
         if frame.get("gallery") is True:
             follow_gallery(op == "subscribe")
             if op == "subscribe":
-                await gallery.subscribed(5.0)
+                await hub.subscribed(5.0)
             subscriber.offer({"type": "subscribed" if op == "subscribe" else "unsubscribed", "gallery": True})
             return
         try:

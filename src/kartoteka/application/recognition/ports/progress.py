@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where a job is: ``stage`` plus ``done`` of ``total`` units (words, for reading)."""
-
-    stage: str
-    done: int
-    total: int
+from kartoteka.domain.recognition.task import Progress
 
 
 class ProgressReporter(Protocol):

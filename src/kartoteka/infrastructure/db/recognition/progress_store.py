@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kartoteka.application.recognition.ports.progress import Progress
+from kartoteka.domain.recognition.task import Progress
 from kartoteka.infrastructure.db.schema import recognition_tasks as t
 
 
