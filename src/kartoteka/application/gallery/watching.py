@@ -19,6 +19,7 @@ from uuid import UUID
 from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
 from kartoteka.application.gallery.ports.files import FileHasher
 from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
+from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.live_messages import (
     FileCreatedEvent,
     FileDeletedEvent,
@@ -74,7 +75,7 @@ class _Writer:
 
     uow: GalleryUnitOfWork
     mount: RootMount
-    new_id: Callable[[], UUID]
+    new_id: NewId
     batch_size: int
     to_embed: list[UUID] = field(default_factory=list)
     events: list[GalleryEvent] = field(default_factory=list)
@@ -153,8 +154,8 @@ class ReconcileRoot:
         self,
         uow: Callable[[], GalleryUnitOfWork],
         hasher: FileHasher,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], UUID],
+        clock: Clock,
+        new_id: NewId,
         batch_size: int,
     ) -> None:
         self._uow = uow
@@ -234,8 +235,8 @@ class ApplyFileChanges:
         self,
         uow: Callable[[], GalleryUnitOfWork],
         hasher: FileHasher,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], UUID],
+        clock: Clock,
+        new_id: NewId,
         batch_size: int,
     ) -> None:
         self._uow = uow
