@@ -19,6 +19,7 @@ from uuid import UUID
 from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
 from kartoteka.application.gallery.ports.files import FileHasher
 from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
+from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.live_messages import (
     FileCreatedEvent,
     FileDeletedEvent,
@@ -66,21 +67,71 @@ def _media_type(path: str) -> str:
 
 @dataclass
 class _Writer:
-    """Collects what one transaction does: rows, embedding jobs and UI events."""
+    """What one transaction does to one root's rows, with the embedding jobs and UI events it owes.
+
+    Both use cases write through it, so a file created, modified, moved, touched or deleted is
+    recorded the same way whether a reconciliation or a watcher event found it.
+    """
 
     uow: GalleryUnitOfWork
+    mount: RootMount
+    new_id: NewId
     batch_size: int
     to_embed: list[UUID] = field(default_factory=list)
     events: list[GalleryEvent] = field(default_factory=list)
-
-    def embed(self, image_id: UUID) -> None:
-        self.to_embed.append(image_id)
 
     def finish(self) -> None:
         for start in range(0, len(self.to_embed), self.batch_size):
             self.uow.send(embed_job(self.to_embed[start : start + self.batch_size]))
         for event in self.events:
             self.uow.send(gallery_event(event))
+
+    async def delete(self, image: GalleryImage) -> None:
+        await self.uow.images.delete(image.id)
+        self.events.append(FileDeletedEvent(image.path))
+
+    async def move(self, image: GalleryImage, root_path: str, size: int, mtime_ns: int, now: datetime) -> None:
+        old = image.path
+        image.root_path = root_path
+        image.move_to(self.mount.gallery_path(root_path))
+        image.size, image.mtime_ns = size, mtime_ns
+        await self.uow.images.update(image)
+        self.events.append(FileMovedEvent(old, image.path, now))
+
+    async def modify(self, image: GalleryImage, size: int, mtime_ns: int, digest: str) -> None:
+        image.size, image.mtime_ns, image.content_hash = size, mtime_ns, digest
+        image.modified_at = _time(mtime_ns)
+        image.thumbnail_key = None
+        await self.uow.images.update(image)
+        await self.uow.vectors.clear(image.id)
+        self.to_embed.append(image.id)
+        self.events.append(FileModifiedEvent(image.path, image.modified_at))
+
+    async def touch(self, image: GalleryImage, size: int, mtime_ns: int) -> None:
+        image.size, image.mtime_ns = size, mtime_ns
+        await self.uow.images.update(image)
+
+    async def create(self, root_path: str, size: int, mtime_ns: int, digest: str) -> None:
+        path = self.mount.gallery_path(root_path)
+        directory, name = split_path(path)
+        image = GalleryImage(
+            id=self.new_id(),
+            source=ImageSource.DIRECTORY,
+            path=path,
+            name=name,
+            directory=directory,
+            size=size,
+            content_hash=digest,
+            created_at=_time(mtime_ns),
+            modified_at=_time(mtime_ns),
+            media_type=_media_type(root_path),
+            root=self.mount.name,
+            root_path=root_path,
+            mtime_ns=mtime_ns,
+        )
+        await self.uow.images.add(image)
+        self.to_embed.append(image.id)
+        self.events.append(FileCreatedEvent(image.path, image.created_at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +145,17 @@ class ReconcileReport:
     warnings: tuple[ReconciliationWarning, ...]
 
 
-class _RootIndex:
+class ReconcileRoot:
+    """Bring a root's index in line with a full scan of it, in transactions of ``CHUNK`` steps."""
+
+    CHUNK = 500
+
     def __init__(
         self,
         uow: Callable[[], GalleryUnitOfWork],
         hasher: FileHasher,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], UUID],
+        clock: Clock,
+        new_id: NewId,
         batch_size: int,
     ) -> None:
         self._uow = uow
@@ -108,29 +163,6 @@ class _RootIndex:
         self._clock = clock
         self._new_id = new_id
         self._batch_size = batch_size
-
-    def _new_image(self, mount: RootMount, root_path: str, size: int, mtime_ns: int, digest: str) -> GalleryImage:
-        path = mount.gallery_path(root_path)
-        directory, name = split_path(path)
-        return GalleryImage(
-            id=self._new_id(),
-            source=ImageSource.DIRECTORY,
-            path=path,
-            name=name,
-            directory=directory,
-            size=size,
-            content_hash=digest,
-            created_at=_time(mtime_ns),
-            modified_at=_time(mtime_ns),
-            media_type=_media_type(root_path),
-            root=mount.name,
-            root_path=root_path,
-            mtime_ns=mtime_ns,
-        )
-
-
-class ReconcileRoot(_RootIndex):
-    CHUNK = 500
 
     async def __call__(
         self, mount: RootMount, scan: DirectoryScan, *, allow_empty_root_deletion: bool
@@ -151,9 +183,9 @@ class ReconcileRoot(_RootIndex):
         steps: list[Step] = [*result.deleted, *result.moved, *result.modified, *result.touched, *result.created]
         for start in range(0, max(len(steps), 1), self.CHUNK):
             async with self._uow() as uow:
-                writer = _Writer(uow, self._batch_size)
+                writer = _Writer(uow, mount, self._new_id, self._batch_size)
                 for step in steps[start : start + self.CHUNK]:
-                    await self._step(writer, mount, by_id, step, now)
+                    await _step(writer, by_id, step, now)
                 if start == 0:
                     await uow.images.remember_directories(
                         [
@@ -174,62 +206,50 @@ class ReconcileRoot(_RootIndex):
             warnings=result.warnings,
         )
 
-    async def _step(
-        self, w: _Writer, mount: RootMount, by_id: dict[UUID, GalleryImage], step: Step, now: datetime
+
+async def _step(w: _Writer, by_id: dict[UUID, GalleryImage], step: Step, now: datetime) -> None:
+    match step:
+        case IndexedFile():
+            await w.delete(by_id[step.image_id])
+        case MovedFile():
+            scanned = step.scanned
+            await w.move(by_id[step.image_id], scanned.path, scanned.size, scanned.mtime_ns, now)
+        case ModifiedFile():
+            image, scanned = by_id[step.indexed.image_id], step.scanned
+            await w.modify(image, scanned.size, scanned.mtime_ns, step.content_hash)
+        case TouchedFile():
+            await w.touch(by_id[step.indexed.image_id], step.scanned.size, step.scanned.mtime_ns)
+        case CreatedFile():
+            scanned = step.scanned
+            await w.create(scanned.path, scanned.size, scanned.mtime_ns, step.content_hash)
+
+
+class ApplyFileChanges:
+    """One batch of watcher events, applied in one transaction; safe to apply twice.
+
+    Calling it reconciles the root with a scan instead (see :class:`ReconcileRoot`, which it
+    delegates to), so that a caller following a root can do both with one object.
+    """
+
+    def __init__(
+        self,
+        uow: Callable[[], GalleryUnitOfWork],
+        hasher: FileHasher,
+        clock: Clock,
+        new_id: NewId,
+        batch_size: int,
     ) -> None:
-        match step:
-            case IndexedFile():
-                await self._delete(w, by_id[step.image_id])
-            case MovedFile():
-                scanned = step.scanned
-                await self._move(w, mount, by_id[step.image_id], scanned.path, scanned.size, scanned.mtime_ns, now)
-            case ModifiedFile():
-                image, scanned = by_id[step.indexed.image_id], step.scanned
-                await self._modify(w, image, scanned.size, scanned.mtime_ns, step.content_hash)
-            case TouchedFile():
-                await self._touch(w, by_id[step.indexed.image_id], step.scanned.size, step.scanned.mtime_ns)
-            case CreatedFile():
-                scanned = step.scanned
-                await self._create(w, mount, scanned.path, scanned.size, scanned.mtime_ns, step.content_hash)
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+        self._new_id = new_id
+        self._batch_size = batch_size
+        self._reconcile = ReconcileRoot(uow, hasher, clock, new_id, batch_size)
 
-    async def _delete(self, w: _Writer, image: GalleryImage) -> None:
-        await w.uow.images.delete(image.id)
-        w.events.append(FileDeletedEvent(image.path))
-
-    async def _move(
-        self, w: _Writer, mount: RootMount, image: GalleryImage, root_path: str, size: int, mtime_ns: int, now: datetime
-    ) -> None:
-        old = image.path
-        image.root_path = root_path
-        image.move_to(mount.gallery_path(root_path))
-        image.size, image.mtime_ns = size, mtime_ns
-        await w.uow.images.update(image)
-        w.events.append(FileMovedEvent(old, image.path, now))
-
-    async def _modify(self, w: _Writer, image: GalleryImage, size: int, mtime_ns: int, digest: str) -> None:
-        image.size, image.mtime_ns, image.content_hash = size, mtime_ns, digest
-        image.modified_at = _time(mtime_ns)
-        image.thumbnail_key = None
-        await w.uow.images.update(image)
-        await w.uow.vectors.clear(image.id)
-        w.embed(image.id)
-        w.events.append(FileModifiedEvent(image.path, image.modified_at))
-
-    async def _touch(self, w: _Writer, image: GalleryImage, size: int, mtime_ns: int) -> None:
-        image.size, image.mtime_ns = size, mtime_ns
-        await w.uow.images.update(image)
-
-    async def _create(
-        self, w: _Writer, mount: RootMount, root_path: str, size: int, mtime_ns: int, digest: str
-    ) -> None:
-        image = self._new_image(mount, root_path, size, mtime_ns, digest)
-        await w.uow.images.add(image)
-        w.embed(image.id)
-        w.events.append(FileCreatedEvent(image.path, image.created_at))
-
-
-class ApplyFileChanges(ReconcileRoot):
-    """One batch of watcher events, applied in one transaction; safe to apply twice."""
+    async def __call__(
+        self, mount: RootMount, scan: DirectoryScan, *, allow_empty_root_deletion: bool
+    ) -> ReconcileReport:
+        return await self._reconcile(mount, scan, allow_empty_root_deletion=allow_empty_root_deletion)
 
     async def apply(self, mount: RootMount, batch: Sequence[Change]) -> None:
         paths = [c.path for c in batch if isinstance(c, changes.FileCreated | changes.FileModified)]
@@ -237,7 +257,7 @@ class ApplyFileChanges(ReconcileRoot):
         hashes = await self._hasher.hash_many(mount.name, paths) if paths else {}
         now = self._clock()
         async with self._uow() as uow:
-            w = _Writer(uow, self._batch_size)
+            w = _Writer(uow, mount, self._new_id, self._batch_size)
             for change in batch:
                 await self._one(w, mount, change, hashes, now)
             w.finish()
@@ -252,39 +272,39 @@ class ApplyFileChanges(ReconcileRoot):
                     return  # vanished or unreadable since: the next event or reconciliation decides
                 existing = await images.by_root_path(mount.name, path)
                 if existing is None:
-                    await self._create(w, mount, path, size, mtime_ns, digest)
+                    await w.create(path, size, mtime_ns, digest)
                 elif existing.content_hash != digest:
-                    await self._modify(w, existing, size, mtime_ns, digest)
+                    await w.modify(existing, size, mtime_ns, digest)
                 else:
-                    await self._touch(w, existing, size, mtime_ns)
+                    await w.touch(existing, size, mtime_ns)
             case changes.FileMoved(old_path, new_path, size, mtime_ns):
                 existing = await images.by_root_path(mount.name, old_path)
                 target = await images.by_root_path(mount.name, new_path)
                 if existing is None:
                     if target is not None:  # already moved (with its directory, or applied twice)
-                        await self._touch(w, target, size, mtime_ns)
+                        await w.touch(target, size, mtime_ns)
                     elif (digest := hashes.get(new_path)) is not None:
-                        await self._create(w, mount, new_path, size, mtime_ns, digest)
+                        await w.create(new_path, size, mtime_ns, digest)
                     return
                 if target is not None and target.id != existing.id:
-                    await self._delete(w, target)  # a file moved over another one replaces it
-                await self._move(w, mount, existing, new_path, size, mtime_ns, now)
+                    await w.delete(target)  # a file moved over another one replaces it
+                await w.move(existing, new_path, size, mtime_ns, now)
             case changes.FileDeleted(path):
                 existing = await images.by_root_path(mount.name, path)
                 if existing is not None:
-                    await self._delete(w, existing)
+                    await w.delete(existing)
             case changes.DirectoryCreated(path):
                 await images.remember_directories([(mount.gallery_directory(path), now, now)])
             case changes.DirectoryMoved(old_path, new_path):
                 for image in await images.under_root_path(mount.name, old_path):
                     assert image.root_path is not None
                     moved = new_path + image.root_path[len(old_path) :]
-                    await self._move(w, mount, image, moved, image.size, image.mtime_ns or 0, now)
+                    await w.move(image, moved, image.size, image.mtime_ns or 0, now)
                 await images.forget_directories(mount.gallery_directory(old_path))
                 await images.remember_directories([(mount.gallery_directory(new_path), now, now)])
             case changes.DirectoryDeleted(path):
                 for image in await images.under_root_path(mount.name, path):
-                    await self._delete(w, image)
+                    await w.delete(image)
                 await images.forget_directories(mount.gallery_directory(path))
             case changes.RootUnavailable(reason):
                 log.warning("%s is unavailable (%s); its images stay indexed until it returns", mount.name, reason)
