@@ -21,7 +21,7 @@ from kartoteka.application.gallery.search_images import (
     SearchByImage,
     SearchByText,
 )
-from kartoteka.application.gallery.watching import ApplyFileChanges
+from kartoteka.application.gallery.watching import ApplyFileChanges, ReconcileRoot
 from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.infrastructure.config.settings import Settings
@@ -136,5 +136,11 @@ class WatcherProvider(Provider):
         return ApplyFileChanges(uow, hasher, clock, new_id, settings.gallery.batch_size)
 
     @provide
-    def watch_roots(self, settings: Settings, index: ApplyFileChanges) -> WatchRoots:
-        return WatchRoots(index, settings.gallery, listen_dsn(settings.database.url))
+    def reconcile_root(
+        self, settings: Settings, uow: Callable[[], GalleryUnitOfWork], hasher: FileHasher, clock: Clock, new_id: NewId
+    ) -> ReconcileRoot:
+        return ReconcileRoot(uow, hasher, clock, new_id, settings.gallery.batch_size)
+
+    @provide
+    def watch_roots(self, settings: Settings, reconcile: ReconcileRoot, apply: ApplyFileChanges) -> WatchRoots:
+        return WatchRoots(reconcile, apply, settings.gallery, listen_dsn(settings.database.url))

@@ -225,11 +225,7 @@ async def _step(w: _Writer, by_id: dict[UUID, GalleryImage], step: Step, now: da
 
 
 class ApplyFileChanges:
-    """One batch of watcher events, applied in one transaction; safe to apply twice.
-
-    Calling it reconciles the root with a scan instead (see :class:`ReconcileRoot`, which it
-    delegates to), so that a caller following a root can do both with one object.
-    """
+    """One batch of watcher events, applied in one transaction; safe to apply twice."""
 
     def __init__(
         self,
@@ -244,14 +240,8 @@ class ApplyFileChanges:
         self._clock = clock
         self._new_id = new_id
         self._batch_size = batch_size
-        self._reconcile = ReconcileRoot(uow, hasher, clock, new_id, batch_size)
 
-    async def __call__(
-        self, mount: RootMount, scan: DirectoryScan, *, allow_empty_root_deletion: bool
-    ) -> ReconcileReport:
-        return await self._reconcile(mount, scan, allow_empty_root_deletion=allow_empty_root_deletion)
-
-    async def apply(self, mount: RootMount, batch: Sequence[Change]) -> None:
+    async def __call__(self, mount: RootMount, batch: Sequence[Change]) -> None:
         paths = [c.path for c in batch if isinstance(c, changes.FileCreated | changes.FileModified)]
         paths += [c.new_path for c in batch if isinstance(c, changes.FileMoved)]
         hashes = await self._hasher.hash_many(mount.name, paths) if paths else {}

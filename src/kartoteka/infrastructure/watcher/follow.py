@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from kartoteka.application.gallery.watching import ApplyFileChanges
+from kartoteka.application.gallery.watching import ApplyFileChanges, ReconcileRoot
 from kartoteka.domain.gallery.image import RootMount, mounts_for
 from kartoteka.infrastructure.config.gallery import GallerySettings, WatchedRoot
 from kartoteka.infrastructure.db.gallery.locks import root_lock
@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 
 
 class WatchRoots:
-    def __init__(self, index: ApplyFileChanges, settings: GallerySettings, lock_dsn: str) -> None:
-        self._index = index
+    def __init__(
+        self, reconcile: ReconcileRoot, apply: ApplyFileChanges, settings: GallerySettings, lock_dsn: str
+    ) -> None:
+        self._reconcile = reconcile
+        self._apply = apply
         self._settings = settings
         self._lock_dsn = lock_dsn
 
@@ -55,7 +58,7 @@ class WatchRoots:
         path = root.path
         options = WatcherOptions.from_settings(self._settings)
         async with root_lock(self._lock_dsn, root.normalised), DirectoryWatcher(path, options) as watcher:
-            report = await self._index(
+            report = await self._reconcile(
                 mount, watcher.baseline, allow_empty_root_deletion=self._settings.allow_empty_root_deletion
             )
             log.info(
@@ -69,6 +72,6 @@ class WatchRoots:
             )
             async for batch in watcher.events():
                 try:
-                    await self._index.apply(mount, batch)
+                    await self._apply(mount, batch)
                 except Exception:  # one bad batch (a database hiccup) must not end the watch
                     log.exception("applying %d changes under %s failed; a later rescan repairs it", len(batch), path)
