@@ -168,32 +168,32 @@ async def test_corrections_add_revisions_and_announce_themselves(world: World) -
 
 async def test_stale_if_match_is_refused_before_anything_else(world: World) -> None:
     task_id = await submitted_and_read(world)
-    await world.correct(task_id, [EditWord(0, 0, "один")], expected_revision=0)
+    await world.correct(task_id, [EditWord(0, 0, "один")], expected_revision=0, author="ann")
     with pytest.raises(StaleRevisionError) as err:
-        await world.correct(task_id, [RestoreRevision(7)], expected_revision=0)
+        await world.correct(task_id, [RestoreRevision(7)], expected_revision=0, author="ann")
     assert err.value.current == 1
 
 
 async def test_a_lost_race_is_a_stale_revision_when_the_revision_moved(world: World) -> None:
     task_id = await submitted_and_read(world)
-    await world.correct(task_id, [EditWord(0, 0, "один")], expected_revision=0)
+    await world.correct(task_id, [EditWord(0, 0, "один")], expected_revision=0, author="ann")
     world.db.conflicts = 1  # our commit loses to a writer that got there first...
     with pytest.raises(StaleRevisionError):
-        await world.correct(task_id, [EditWord(0, 0, "два")], expected_revision=0)
+        await world.correct(task_id, [EditWord(0, 0, "два")], expected_revision=0, author="ann")
     world.db.conflicts = 1  # ...but when the revision did not move, it is simply tried again
-    done = await world.correct(task_id, [EditWord(0, 0, "два")], expected_revision=1)
+    done = await world.correct(task_id, [EditWord(0, 0, "два")], expected_revision=1, author="ann")
     assert done.revision.number == 2
 
 
 async def test_restore_brings_back_an_earlier_revision(world: World) -> None:
     task_id = await submitted_and_read(world)
-    await world.correct(task_id, [ReplaceText("совсем другое")], expected_revision=0)
-    restored = await world.correct(task_id, [RestoreRevision(0)], expected_revision=1)
+    await world.correct(task_id, [ReplaceText("совсем другое")], expected_revision=0, author="ann")
+    restored = await world.correct(task_id, [RestoreRevision(0)], expected_revision=1, author="ann")
     assert restored.revision.number == 2
     assert restored.revision.transcript == READING
     assert restored.revision.operations == ({"op": "restore", "revision": 0},)
     with pytest.raises(CorrectionError, match="no revision 9"):
-        await world.correct(task_id, [RestoreRevision(9)], expected_revision=2)
+        await world.correct(task_id, [RestoreRevision(9)], expected_revision=2, author="ann")
 
 
 async def test_no_transcript_no_correction_and_unknown_revisions(world: World) -> None:

@@ -78,6 +78,7 @@ class IdentityProvider(Provider):
             verify_per_address=RateLimit(a.verify_limit_per_address, window),
             attempts_retention=timedelta(days=a.attempts_retention_days),
             default_admin_email=a.default_user_email,
+            open_author=a.open_author,
         )
 
     @provide

@@ -1,5 +1,5 @@
 """Users and API tokens over HTTP, as the contract's admin page uses them; roles on those routes;
-``require`` and ``identify`` for any route; and the no-auth mode."""
+``identify`` for any route; and the no-auth mode."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import Depends
 
 from kartoteka.di import api_container
-from kartoteka.domain.identity.principal import Principal
-from kartoteka.domain.identity.roles import Role
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.presentation.http.app import create_app
-from kartoteka.presentation.http.auth import require
+from kartoteka.presentation.http.auth import Caller
 from tests.harness.redis import RedisServer
 from tests.integration.identity.conftest import ROOT, Api
 
@@ -200,8 +197,8 @@ async def test_without_authentication_everyone_is_admin_and_no_user_route_exists
             assert (await client.post("/api/session/logout")).json() == {"state": "anonymous"}
             assert "/api/users" not in app.openapi()["paths"]
 
-            async def probe(who: Annotated[Principal, Depends(require(Role.ADMIN))]) -> str:
-                return who.kind.value
+            async def probe(who: Caller) -> str:
+                return f"{who.kind.value}:{who.name}"
 
             app.add_api_route("/probe", probe, methods=["GET"])
-            assert (await client.get("/probe")).json() == "open"
+            assert (await client.get("/probe")).json() == "open:anonymous"

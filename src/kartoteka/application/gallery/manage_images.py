@@ -57,7 +57,9 @@ class UploadImage:
         self._clock = clock
         self._new_id = new_id
 
-    async def __call__(self, filename: str, data: bytes, directory: str | None) -> GalleryImage:
+    async def __call__(
+        self, filename: str, data: bytes, directory: str | None, *, uploaded_by: str | None = None
+    ) -> GalleryImage:
         name = validate_name(filename)
         folder = normalize_directory(directory)
         if not data:
@@ -87,6 +89,7 @@ class UploadImage:
             media_type=info.content_type,
             width=info.width,
             height=info.height,
+            uploaded_by=uploaded_by,
         )
         image.object_key = f"gallery/{image.id}/original{info.extension}"
         await self._storage.put(image.object_key, data, info.content_type)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from kartoteka.application.identity.ports import RateLimit
+from kartoteka.domain.identity.principal import ANONYMOUS_AUTHOR
 
 # A person needs a few codes an hour at most; a shared office address needs more.
 START_PER_EMAIL = RateLimit(5, 900)
@@ -47,6 +48,7 @@ class IdentityPolicy:
     attempts_retention: timedelta = timedelta(days=90)
     default_admin_email: str | None = None
     mail_subject: str = "Your OTP Code"
+    open_author: str = ANONYMOUS_AUTHOR  # who made a change when authentication is off
 
 
 class SecretSource(Protocol):

@@ -36,7 +36,7 @@ class Authenticate:
 
     async def __call__(self, session_token: str | None, bearer: str | None) -> Principal:
         if not self._policy.enabled:
-            return Principal.open_admin()
+            return Principal.open_admin(self._policy.open_author)
         if bearer is not None:
             return await self.by_bearer(bearer)
         if session_token:
@@ -58,7 +58,7 @@ class Authenticate:
         token = await self._credentials.api_token(hash_token(bearer))
         if token is None or not token.active:
             return Principal.anonymous()
-        return Principal(PrincipalKind.API_TOKEN, token.role, token_id=token.id)
+        return Principal(PrincipalKind.API_TOKEN, token.role, token_id=token.id, token_name=token.name)
 
 
 class SessionState(StrEnum):

@@ -17,7 +17,7 @@ from kartoteka.application.recognition.errors import TranscriptNotReadyError
 from kartoteka.application.recognition.ports.tasks import ConcurrentUpdateError, RevisionNotFoundError, UnitOfWork
 from kartoteka.application.shared.clock import Clock
 from kartoteka.domain.recognition.corrections import CorrectionError, Edit, ReplaceTranscript
-from kartoteka.domain.recognition.revisions import ANONYMOUS, StaleRevisionError, TranscriptRevision
+from kartoteka.domain.recognition.revisions import StaleRevisionError, TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask
 
 
@@ -57,7 +57,7 @@ class CorrectTranscript:
         corrections: Sequence[Correction],
         *,
         expected_revision: int | None,
-        author: str = ANONYMOUS,
+        author: str,
     ) -> CorrectedTranscript:
         for _ in range(self.ATTEMPTS):
             try:

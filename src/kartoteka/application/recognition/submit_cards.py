@@ -93,7 +93,9 @@ class SubmitCards:
         self._new_id = new_id
         self._splitter = splitter
 
-    async def __call__(self, uploads: Sequence[Upload], batch_label: str | None = None) -> Submission:
+    async def __call__(
+        self, uploads: Sequence[Upload], batch_label: str | None = None, *, submitted_by: str | None = None
+    ) -> Submission:
         if not uploads:
             raise UploadRejectedError(None, RejectionKind.EMPTY_REQUEST, "no image files in the request")
         if len(uploads) > self._limits.max_files:
@@ -135,6 +137,7 @@ class SubmitCards:
                     now,
                     batch_id=batch.id if batch else None,
                     batch_position=position if batch else None,
+                    submitted_by=submitted_by,
                 )
             )
 

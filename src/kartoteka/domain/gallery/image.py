@@ -138,6 +138,7 @@ class GalleryImage:
     task_id: UUID | None = None  # the recognition task a CARD image came from
     thumbnail_key: str | None = None
     error: str | None = None
+    uploaded_by: str | None = None  # who uploaded an UPLOAD image
 
     def move_to(self, path: str) -> None:
         self.path = path

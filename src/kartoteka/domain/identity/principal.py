@@ -13,6 +13,9 @@ from uuid import UUID
 
 from kartoteka.domain.identity.roles import Role
 
+# Who changed something when nobody can be told apart (authentication off).
+ANONYMOUS_AUTHOR = "anonymous"
+
 
 class PrincipalKind(StrEnum):
     ANONYMOUS = "anonymous"
@@ -29,14 +32,27 @@ class Principal:
     email: str | None = None
     session_id: UUID | None = None
     token_id: UUID | None = None
+    token_name: str | None = None
+    open_name: str = ANONYMOUS_AUTHOR
 
     @classmethod
     def anonymous(cls) -> Principal:
         return cls(PrincipalKind.ANONYMOUS)
 
     @classmethod
-    def open_admin(cls) -> Principal:
-        return cls(PrincipalKind.OPEN, Role.ADMIN)
+    def open_admin(cls, name: str = ANONYMOUS_AUTHOR) -> Principal:
+        """Anyone, when no authentication is configured; ``name`` is who they are said to be."""
+        return cls(PrincipalKind.OPEN, Role.ADMIN, open_name=name)
+
+    @property
+    def name(self) -> str:
+        """Who made a change, as the archive records it: the user's email, the API token's name, or
+        the configured name of everyone when authentication is off."""
+        if self.email is not None:
+            return self.email
+        if self.token_name is not None:
+            return f"token:{self.token_name}"
+        return self.open_name
 
     @property
     def authenticated(self) -> bool:

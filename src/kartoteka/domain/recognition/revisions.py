@@ -18,9 +18,6 @@ from uuid import UUID
 from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.recognition.transcript import Transcript
 
-ANONYMOUS = "anonymous"
-"""Who corrected a transcript while Kartoteka has no identities: every editor, for now."""
-
 
 class RevisionKind(enum.StrEnum):
     MACHINE = "machine"

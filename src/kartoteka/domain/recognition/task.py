@@ -114,6 +114,7 @@ class RecognitionTask:
     updated_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    submitted_by: str | None = None  # who uploaded the card (None for cards older than that record)
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False)
     new_revisions: list[TranscriptRevision] = field(default_factory=list, repr=False)
@@ -126,6 +127,7 @@ class RecognitionTask:
         now: datetime,
         batch_id: UUID | None = None,
         batch_position: int | None = None,
+        submitted_by: str | None = None,
     ) -> RecognitionTask:
         task = cls(
             id=task_id,
@@ -134,6 +136,7 @@ class RecognitionTask:
             batch_id=batch_id,
             batch_position=batch_position,
             updated_at=now,
+            submitted_by=submitted_by,
         )
         task.events.append(TaskQueued(task_id=task_id, attempt=1, occurred_at=now))
         return task

@@ -56,6 +56,12 @@ class AuthSettings(BaseModel):
     default_user_email: str | None = Field(
         None, description="Made an admin at start-up when there is no user at all (otp only)."
     )
+    open_author: str = Field(
+        "anonymous",
+        min_length=1,
+        max_length=200,
+        description="With kind none: the name recorded as the author of corrections and the submitter of cards.",
+    )
     secret_key: SecretStr = Field(
         SecretStr(PLACEHOLDER_SECRET),
         description=f"Keys the stored code digests; at least {MIN_SECRET_LENGTH} characters, required for otp "

@@ -19,6 +19,7 @@ from kartoteka.presentation.http import (
     recognition,
     transcript_search,
     transcripts,
+    users,
     ws,
 )
 from kartoteka.presentation.http.access import AccessControl, check_every_route_has_a_rule
@@ -43,6 +44,9 @@ def create_app(container: AsyncContainer) -> FastAPI:
     )
     install_error_handlers(app)
     auth.install_identity(app, auth_options)
+    if auth_options.enabled:
+        app.include_router(users.router)
+        app.include_router(users.tokens_router)
     app.include_router(health.router)
     app.include_router(recognition.router)
     app.include_router(transcripts.router)

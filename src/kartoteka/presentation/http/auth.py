@@ -8,9 +8,10 @@ challenge cookie is set for every address (its presence told who has an
 account), logout revokes the session in the database, a stale challenge
 cookie is not a 500, and no token, code or cookie is ever logged.
 
-``identify`` and ``require`` are how any route (HTTP, WebSocket or SSE) learns
-who is calling: a ``session_token`` cookie or an ``Authorization: Bearer`` API
-token, or everyone-is-admin when ``auth.kind`` is ``none``.
+``identify`` is how any route (HTTP, WebSocket or SSE) learns who is calling:
+a ``session_token`` cookie or an ``Authorization: Bearer`` API token, or
+everyone-is-admin when ``auth.kind`` is ``none``. Whether the caller may call
+a route is decided in one place, ``access.py``, before the route runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,9 +31,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from kartoteka.application.identity.errors import (
-    AuthenticationRequiredError,
     ChallengeNotFoundError,
-    PermissionDeniedError,
 )
 from kartoteka.application.identity.otp import StartOtp, VerifyOtp
 from kartoteka.application.identity.sessions import (
@@ -47,7 +46,6 @@ from kartoteka.application.identity.users import EnsureDefaultAdmin
 from kartoteka.application.shared.database import DatabaseUnavailableError
 from kartoteka.domain.identity.challenges import ChallengeRefusedError
 from kartoteka.domain.identity.principal import Principal
-from kartoteka.domain.identity.roles import Role
 from kartoteka.presentation.http.errors import refusal_response
 
 log = logging.getLogger(__name__)
@@ -102,24 +100,9 @@ async def identify(conn: HTTPConnection) -> Principal:
     return principal
 
 
-def require(role: Role) -> Callable[[HTTPConnection], Awaitable[Principal]]:
-    """A FastAPI dependency: the caller, if their role is at least ``role``.
-
-    Raises AuthenticationRequiredError (401) for an anonymous caller and PermissionDeniedError
-    (403) for one whose role is too low. Use ``Depends(require(Role.EDITOR))`` on a route or a
-    router; a WebSocket route can call ``identify`` and close the socket itself.
-    """
-
-    async def caller_with_role(conn: HTTPConnection) -> Principal:
-        principal = await identify(conn)
-        if not principal.authenticated:
-            raise AuthenticationRequiredError
-        if not principal.may(role):
-            raise PermissionDeniedError
-        return principal
-
-    caller_with_role.__name__ = f"require_{role.value}"
-    return caller_with_role
+# Who is calling, for a route that records it (the author of a correction, the submitter of a card).
+# Whether they may call the route at all is decided before it runs, by the access rules.
+Caller = Annotated[Principal, Depends(identify)]
 
 
 # ------------------------------------------------------------------------------------- cookies
@@ -220,9 +203,7 @@ account_router = APIRouter(prefix="/api/session", tags=["auth"])
 
 
 @inject
-async def logout_everywhere(
-    request: Request, end_all: FromDishka[LogoutEverywhere], principal: Annotated[Principal, Depends(identify)]
-) -> Any:
+async def logout_everywhere(request: Request, end_all: FromDishka[LogoutEverywhere], principal: Caller) -> Any:
     """Every session of the calling user ends, this one included (a lost laptop, a shared computer)."""
     revoked = await end_all(principal)
     response = JSONResponse({"state": SessionState.ANONYMOUS.value, "revoked": revoked})
@@ -241,20 +222,17 @@ account_router.add_api_route(
 
 
 def install_identity(app: FastAPI, options: AuthOptions) -> None:
-    """Mount the routes the mode calls for and map identity errors to the contract's answers.
+    """Mount the login routes the mode calls for.
 
     With ``auth.kind: none`` only ``/api/session`` (always an admin) and logout are mounted: no
-    user, OTP or token route exists, as in the contract.
+    user, OTP or token route exists, as in the contract (the app mounts the user admin routes
+    only when this is enabled too).
     """
-    from kartoteka.presentation.http import users
-
     app.state.auth_options = options
     app.include_router(session_router)
     if options.enabled:
         app.include_router(otp_router)
         app.include_router(account_router)
-        app.include_router(users.router)
-        app.include_router(users.tokens_router)
 
 
 @contextlib.asynccontextmanager

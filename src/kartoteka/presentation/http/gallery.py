@@ -38,6 +38,7 @@ from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.gallery.image import GalleryImage
+from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.errors import ShapedRefusal
 from kartoteka.presentation.http.gallery_query import (
     MAX_TOP_K,
@@ -96,6 +97,7 @@ def image_json(image: GalleryImage, model: str = "", score: float | None = None)
         "height": image.height,
         "task_id": str(image.task_id) if image.task_id else None,
         "error": image.error,
+        "uploaded_by": image.uploaded_by,
     }
     if score is not None:
         body["score"] = round(score, 6)
@@ -215,6 +217,7 @@ async def index_state(models: FromDishka[ModelRegistry]) -> Any:
 async def add_image(
     upload_image: FromDishka[UploadImage],
     limits: FromDishka[GalleryLimits],
+    caller: Caller,
     # A part sent without a file name arrives as a plain string: refused like a missing file, not a 422.
     image: Annotated[UploadFile | str | None, File(description="The image, with its file name.")] = None,
     directory: Annotated[str | None, Form(description="Folder in the gallery; '.' or empty is the top.")] = None,
@@ -224,7 +227,7 @@ async def add_image(
     upload = await read_upload(image, limits.max_upload_bytes)
     if not upload.data:
         raise UploadFormError("Empty file.")
-    stored = await upload_image(upload.filename, upload.data, directory)
+    stored = await upload_image(upload.filename, upload.data, directory, uploaded_by=caller.name)
     return {"status": "success", "image": image_json(stored)}
 
 

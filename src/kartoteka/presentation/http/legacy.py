@@ -13,7 +13,7 @@ from kartoteka.application.recognition.manage_tasks import CancelTask, GetTask
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.corrections import ReplaceText
-from kartoteka.domain.recognition.revisions import ANONYMOUS
+from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.schemas import LegacyTaskOut
 from kartoteka.presentation.http.uploads import read_upload
 
@@ -23,10 +23,13 @@ router = APIRouter(prefix="/task", tags=["legacy"])
 @router.post("/submit")
 @inject
 async def submit(
-    image: Annotated[UploadFile, File()], submit: FromDishka[SubmitCards], limits: FromDishka[UploadLimits]
+    image: Annotated[UploadFile, File()],
+    submit: FromDishka[SubmitCards],
+    limits: FromDishka[UploadLimits],
+    caller: Caller,
 ) -> dict[str, Any]:
     upload = await read_upload(image, limits.max_upload_bytes)
-    submission = await submit([upload])
+    submission = await submit([upload], submitted_by=caller.name)
     return LegacyTaskOut.of(submission.tasks[0]).to_json()
 
 
@@ -45,9 +48,11 @@ async def cancel(task_id: UUID, cancel: FromDishka[CancelTask]) -> dict[str, Any
 
 @router.put("/update_text")
 @inject
-async def update_text(task_id: UUID, new_text: str, correct: FromDishka[CorrectTranscript]) -> dict[str, Any]:
+async def update_text(
+    task_id: UUID, new_text: str, correct: FromDishka[CorrectTranscript], caller: Caller
+) -> dict[str, Any]:
     """The whole text replaced, as a new revision: the earlier ones, the models' reading first, stay."""
-    result = await correct(task_id, [ReplaceText(new_text)], expected_revision=None, author=ANONYMOUS)
+    result = await correct(task_id, [ReplaceText(new_text)], expected_revision=None, author=caller.name)
     return LegacyTaskOut.of(result.task).to_json()
 
 

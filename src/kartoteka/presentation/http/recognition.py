@@ -14,6 +14,7 @@ from kartoteka.application.recognition.ports.task_reader import TaskFilter, Task
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.task import TaskStatus
+from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.conditional import etag
 from kartoteka.presentation.http.schemas import BatchOut, ErrorOut, SubmissionOut, TaskListOut, TaskOut
 from kartoteka.presentation.http.uploads import read_upload
@@ -32,11 +33,12 @@ async def submit_tasks(
     ],
     submit: FromDishka[SubmitCards],
     limits: FromDishka[UploadLimits],
+    caller: Caller,
     batch_label: Annotated[str | None, Form(max_length=500)] = None,
 ) -> SubmissionOut:
     """Queue every card for recognition; a bad file or page refuses the whole request and nothing is stored."""
     uploads = [await read_upload(image, limits.max_upload_bytes) for image in images]
-    submission = await submit(uploads, batch_label)
+    submission = await submit(uploads, batch_label, submitted_by=caller.name)
     return SubmissionOut(
         batch=BatchOut.of(submission.batch) if submission.batch else None,
         tasks=[TaskOut.of(t) for t in submission.tasks],

@@ -49,6 +49,7 @@ class TaskOut(BaseModel):
     )
     models: list[dict[str, str]]
     error: str | None
+    submitted_by: str | None = Field(description="Who uploaded the card: an email, a token name, or the open name.")
     created_at: datetime
     updated_at: datetime | None
     started_at: datetime | None
@@ -85,6 +86,7 @@ class TaskOut(BaseModel):
             revision=task.revision,
             models=transcript["models"] if transcript else [],
             error=task.error,
+            submitted_by=task.submitted_by,
             created_at=task.created_at,
             updated_at=task.updated_at,
             started_at=task.started_at,

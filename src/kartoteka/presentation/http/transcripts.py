@@ -34,8 +34,9 @@ from kartoteka.domain.recognition.corrections import (
     SplitWord,
 )
 from kartoteka.domain.recognition.geometry import Box
-from kartoteka.domain.recognition.revisions import ANONYMOUS, TranscriptRevision
+from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask
+from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.conditional import content_disposition, etag, expected_revision
 from kartoteka.presentation.http.schemas import ErrorOut
 
@@ -213,11 +214,12 @@ async def correct_transcript(
     body: Annotated[CorrectionIn, Body()],
     response: Response,
     correct: FromDishka[CorrectTranscript],
+    caller: Caller,
     if_match: Annotated[str | None, Header(description='The revision edited, e.g. "3".')] = None,
 ) -> TranscriptOut:
     """Apply the edits as one new revision; 412 with the current revision if someone else was first."""
     expected = expected_revision(if_match)
-    result = await correct(task_id, [e.edit() for e in body.edits], expected_revision=expected, author=ANONYMOUS)
+    result = await correct(task_id, [e.edit() for e in body.edits], expected_revision=expected, author=caller.name)
     return _transcript(result.task, result.revision, response)
 
 

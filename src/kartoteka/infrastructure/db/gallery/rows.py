@@ -35,6 +35,7 @@ def image_to_row(image: GalleryImage) -> dict[str, Any]:
         "content_hash": image.content_hash,
         "thumbnail_key": image.thumbnail_key,
         "error": image.error,
+        "uploaded_by": image.uploaded_by,
         "created_at": image.created_at,
         "modified_at": image.modified_at,
     }
@@ -61,6 +62,7 @@ def image_from_row(row: Any) -> GalleryImage:
         task_id=row.task_id,
         thumbnail_key=row.thumbnail_key,
         error=row.error,
+        uploaded_by=row.uploaded_by,
     )
 
 

@@ -53,6 +53,7 @@ def task_to_row(task: RecognitionTask) -> dict[str, Any]:
         "updated_at": task.updated_at or task.created_at,
         "started_at": task.started_at,
         "finished_at": task.finished_at,
+        "submitted_by": task.submitted_by,
     }
 
 
@@ -84,6 +85,7 @@ def task_from_row(row: Any) -> RecognitionTask:
         updated_at=row.updated_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        submitted_by=row.submitted_by,
         version=row.version,
     )
 
