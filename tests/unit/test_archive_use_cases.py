@@ -15,7 +15,7 @@ from kartoteka.application.recognition.corrections import (
     ListRevisions,
     RestoreRevision,
 )
-from kartoteka.application.recognition.errors import RejectionKind, TranscriptNotReadyError, UploadRejectedError
+from kartoteka.application.recognition.errors import TranscriptNotReadyError
 from kartoteka.application.recognition.ports.pages import (
     PageImage,
     PageTooLargeError,
@@ -24,6 +24,7 @@ from kartoteka.application.recognition.ports.pages import (
 )
 from kartoteka.application.recognition.ports.tasks import BatchNotFoundError, RevisionNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
+from kartoteka.application.shared.uploads import RejectionKind, UploadRejectedError
 from kartoteka.domain.recognition.corrections import CorrectionError, EditWord, ReplaceText
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.revisions import RevisionKind, StaleRevisionError

@@ -8,11 +8,11 @@ from uuid import UUID
 
 import pytest
 
-from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
 from kartoteka.application.recognition.ports.tasks import TaskNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.application.shared.storage import StorageUnavailableError
+from kartoteka.application.shared.uploads import RejectionKind, UploadRejectedError
 from kartoteka.domain.recognition.task import IllegalTransitionError, TaskStatus
 from tests.unit.fakes import (
     MagicBytesInspector,

@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import AsyncBroker
 
-from kartoteka.application.gallery.outbox_messages import CARD_JOBS, EMBED_JOBS
-from kartoteka.application.recognition.outbox_messages import INTEGRATION, JOBS
+from kartoteka.application.gallery.outbox_messages import EMBED_JOBS
+from kartoteka.application.recognition.outbox_messages import CARD_JOBS, INTEGRATION, JOBS
 from kartoteka.application.recognition.ports.task_reader import TaskReader
 from kartoteka.application.shared.health import DependencyCheck
 from kartoteka.application.shared.live_messages import Channel

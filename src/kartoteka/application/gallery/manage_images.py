@@ -17,11 +17,11 @@ from uuid import UUID
 from kartoteka.application.gallery.indexing import thumbnail_key
 from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
 from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
-from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
 from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.images import ImageInspector
 from kartoteka.application.shared.live_messages import FileCreatedEvent, FileDeletedEvent
 from kartoteka.application.shared.storage import ObjectStorage, StorageUnavailableError
+from kartoteka.application.shared.uploads import RejectionKind, UploadRejectedError
 from kartoteka.domain.gallery.image import (
     GalleryImage,
     ImageNotDeletableError,

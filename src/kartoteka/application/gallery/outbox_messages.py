@@ -16,12 +16,6 @@ from kartoteka.application.shared.outbox import OutboundMessage
 EMBED_JOBS = "embedding.jobs"
 EMBED_JOB = "kartoteka.embed_images"  # the worker's task name
 QUERY_JOB = "kartoteka.embed_query"
-CARD_JOBS = "gallery.cards"  # a recognised card joins the gallery; a deleted one leaves it
-SYNC_CARD_JOB = "kartoteka.sync_card"
-
-
-def sync_card(task_id: str) -> OutboundMessage:
-    return OutboundMessage(CARD_JOBS, task_id, {"task_id": task_id})
 
 
 def embed_job(image_ids: Sequence[UUID]) -> OutboundMessage:

@@ -13,7 +13,6 @@ same channels, so a watcher sees an edit the way it sees a completion.
 
 from __future__ import annotations
 
-from kartoteka.application.gallery.outbox_messages import sync_card
 from kartoteka.application.shared.live_messages import Channel, TaskStatusChanged, TranscriptRevised, encode
 from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.domain.recognition.events import (
@@ -32,6 +31,10 @@ from kartoteka.domain.recognition.task import TaskStatus
 JOBS = "recognition.jobs"
 RECOGNIZE_JOB = "kartoteka.recognize"  # the worker's task name; the relay kicks jobs by it
 INTEGRATION = "integration"
+# A completed card joins the gallery and a deleted one leaves it: a job on the embedding queue, run by
+# the gallery's SyncCardImage, which reads the task as it is then (so recognition needs no gallery code).
+CARD_JOBS = "gallery.cards"
+SYNC_CARD_JOB = "kartoteka.sync_card"
 
 # The status a task has after each event; deletion is not a task status, only an announcement.
 _STATUS_OF: dict[type[DomainEvent], str] = {
@@ -67,7 +70,7 @@ def messages_for(event: DomainEvent) -> list[OutboundMessage]:
     if isinstance(event, TaskCancelRequested | TaskDeleted):
         out.insert(0, OutboundMessage(Channel.CANCELLATIONS, task, {"task_id": task, "attempt": event.attempt}))
     if isinstance(event, TaskCompleted | TaskDeleted):
-        out.append(sync_card(task))  # the scan joins (or leaves) the gallery
+        out.append(OutboundMessage(CARD_JOBS, task, {"task_id": task}))  # the scan joins (or leaves) the gallery
     return out
 
 

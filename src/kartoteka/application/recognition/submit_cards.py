@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
 from kartoteka.application.recognition.ports.pages import (
     PageImage,
     PageSplitError,
@@ -37,6 +36,7 @@ from kartoteka.application.recognition.ports.tasks import Batch, UnitOfWork
 from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.images import ImageInfo, ImageInspector, UnreadableImageError, UnsupportedImageError
 from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.application.shared.uploads import RejectionKind, UploadRejectedError
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask, SourcePage
 
 

@@ -21,8 +21,8 @@ from taskiq_aio_pika.exchange import Exchange
 from taskiq_aio_pika.queue import Queue, QueueType
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
-from kartoteka.application.gallery.outbox_messages import CARD_JOBS, EMBED_JOB, EMBED_JOBS, SYNC_CARD_JOB
-from kartoteka.application.recognition.outbox_messages import JOBS, RECOGNIZE_JOB
+from kartoteka.application.gallery.outbox_messages import EMBED_JOB, EMBED_JOBS
+from kartoteka.application.recognition.outbox_messages import CARD_JOBS, JOBS, RECOGNIZE_JOB, SYNC_CARD_JOB
 from kartoteka.application.shared.outbox import DestinationUnavailableError, OutboundMessage, PublishError
 from kartoteka.infrastructure.config.settings import BrokerSettings
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 
-from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
 from kartoteka.application.recognition.submit_cards import Upload
+from kartoteka.application.shared.uploads import RejectionKind, UploadRejectedError
 
 CHUNK = 1024 * 1024
 

@@ -12,8 +12,9 @@ from taskiq import AsyncBroker, Context, TaskiqDepends
 from kartoteka.application.gallery.answer_query import AnswerQuery
 from kartoteka.application.gallery.cards import SyncCardImage
 from kartoteka.application.gallery.indexing import IndexImages
-from kartoteka.application.gallery.outbox_messages import EMBED_JOB, QUERY_JOB, SYNC_CARD_JOB
+from kartoteka.application.gallery.outbox_messages import EMBED_JOB, QUERY_JOB
 from kartoteka.application.gallery.ports.embedding import EmbeddingModelId, ImageKind
+from kartoteka.application.recognition.outbox_messages import SYNC_CARD_JOB
 from kartoteka.presentation.worker.tasks import tries_so_far
 
 log = logging.getLogger(__name__)

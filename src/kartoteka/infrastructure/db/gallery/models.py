@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
 from kartoteka.application.gallery.ports.store import IndexProgress, ModelRecord, ModelState
-from kartoteka.infrastructure.db.gallery.connection import connected
+from kartoteka.infrastructure.db.connection import connected
 from kartoteka.infrastructure.db.gallery.rows import index_name, literal
 from kartoteka.infrastructure.db.schema import embedding_models as m
 from kartoteka.infrastructure.db.schema import gallery_images, image_vectors

@@ -26,7 +26,7 @@ from kartoteka.application.gallery.ports.store import (
     SimilarityQuery,
 )
 from kartoteka.domain.gallery.image import TOP, GalleryImage, ImageNotFoundError, parent_directories
-from kartoteka.infrastructure.db.gallery.connection import connected
+from kartoteka.infrastructure.db.connection import connected
 from kartoteka.infrastructure.db.gallery.rows import image_from_row, parse_vector, vector_text
 from kartoteka.infrastructure.db.schema import gallery_directories, gallery_images, image_vectors
 from kartoteka.infrastructure.db.transaction import like_pattern

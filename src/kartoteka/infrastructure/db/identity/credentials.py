@@ -9,7 +9,7 @@ from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.challenges import OtpChallenge
 from kartoteka.domain.identity.sessions import Session
 from kartoteka.domain.identity.users import User
-from kartoteka.infrastructure.db.gallery.connection import connected
+from kartoteka.infrastructure.db.connection import connected
 from kartoteka.infrastructure.db.identity.rows import (
     challenge_from_row,
     session_from_row,

@@ -1,4 +1,4 @@
-"""Connections for the gallery's reads: a database that cannot be reached is a 503, not a 500."""
+"""Connections for reads outside a unit of work: a database that cannot be reached is a 503, not a 500."""
 
 from __future__ import annotations
 
