@@ -1,7 +1,7 @@
 """StartOtp and VerifyOtp: logging in with a code sent by email.
 
-What the seed lacked is here: an unknown address gets the same answer and a
-challenge cookie that behaves like a real one (no enumeration); starts are
+An unknown address gets the same answer and a challenge cookie that behaves
+like a real one (no enumeration); starts are
 rate limited per address and per client (no mail bombing); a challenge takes
 at most ``max_attempts`` wrong codes; codes are stored as HMACs and compared
 in constant time; a mail that cannot be sent is a 503 with no challenge left

@@ -55,7 +55,7 @@ class SecretSource(Protocol):
     """Where tokens and codes come from; tests substitute one they can predict."""
 
     def token(self) -> str:
-        """256 random bits as 64 hex characters (the seed's cookie format)."""
+        """256 random bits as 64 hex characters, the cookie format of the login contract."""
         ...
 
     def code(self, length: int, alphabet: str) -> str: ...

@@ -78,8 +78,8 @@ class SessionView:
 
 
 class GetSession:
-    """The seed's logic, without its 500: a pending challenge wins (the UI is mid-login), then the
-    session; cookies that name nothing usable are cleared."""
+    """A pending challenge wins (the web UI is mid-login), then the session; cookies that name
+    nothing usable, a stale challenge included, are cleared rather than refused."""
 
     def __init__(
         self, credentials: CredentialStore, authenticate: Authenticate, policy: IdentityPolicy, clock: Clock

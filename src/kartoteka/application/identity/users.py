@@ -1,7 +1,7 @@
 """Managing users (admins only): list, read, create, change, delete; and the default admin.
 
 Every email is checked and stored in one normalised form; ids are chosen by
-the server (the seed let a client pick them). Role changes and deletions of
+the server, never by the client. Role changes and deletions of
 admins count the admins with their rows locked, so two admins demoting each
 other at the same moment cannot leave the archive with none.
 """

@@ -3,8 +3,8 @@
 Corrections are guarded by the revision the editor started from (``If-Match``
 in HTTP): two people correcting the same card cannot overwrite each other's
 work; the one who is behind is told the current revision and nothing changes.
-The reference API's ``update_text`` has no such guard, so it passes no expected
-revision; it still only ever adds a revision, so nothing is lost either way.
+The old clients' ``PUT /task/update_text`` carries no revision, so it passes no
+expected revision; it still only ever adds a revision, so nothing is lost either way.
 """
 
 from __future__ import annotations

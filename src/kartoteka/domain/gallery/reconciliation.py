@@ -6,7 +6,7 @@ in two pure steps around the only expensive operation, hashing:
 1. :func:`plan_reconciliation` compares the index with a scan by ``stat`` facts alone. A file whose
    size and modification time (to the nanosecond) are what the index recorded is *unchanged*: it is
    neither decoded nor hashed, so a restart over 100 000 untouched images costs one directory walk,
-   not 100 000 file reads (the reference decoded every image on every start). Everything else that
+   not 100 000 file reads. Everything else that
    exists — new paths, and indexed paths whose size or mtime moved — is listed in ``to_hash``.
 2. :meth:`ReconciliationPlan.resolve` takes the content hashes of exactly those files and decides:
 
@@ -279,7 +279,7 @@ def plan_reconciliation(
     """Compare the index of one root with a fresh scan of it, without reading any file.
 
     Raises ``ValueError`` when a path occurs twice on either side: the index keeps one row per path
-    and a scan lists each path once, so a duplicate is a bug upstream, not something to guess about.
+    and a scan lists each path once, so a duplicate is a bug in the caller, not something to guess about.
     """
     by_path: dict[str, IndexedFile] = {}
     for entry in indexed:

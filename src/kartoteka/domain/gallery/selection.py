@@ -1,7 +1,7 @@
 """Which paths under a root belong to the gallery.
 
-One rule set serves the start-up scan and the live watcher, so the two can never disagree the way
-the reference's did (its scan was case-sensitive and missed ``.JPG``; its watcher was not). Image
+One rule set serves the start-up scan and the live watcher, so the two can never disagree about a
+file (say, one taking ``.JPG`` and the other not). Image
 extensions compare case-insensitively because cameras and phones write ``IMG_0001.JPG``. Exclusion
 patterns compare case-sensitively, as the paths themselves do on the filesystems we serve.
 """

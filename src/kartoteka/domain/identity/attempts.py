@@ -1,6 +1,6 @@
 """Login attempts: every start and verify of an OTP, kept for the record with why it failed.
 
-The seed had the table and never wrote it. Failures are what an operator
+Every attempt is written, successful or not. Failures are what an operator
 looks for after the fact (a flood of starts from one address, codes guessed
 against one account), so each carries a reason from a fixed vocabulary.
 """

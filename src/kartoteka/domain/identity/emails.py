@@ -1,10 +1,10 @@
 """Email addresses as identity keys: one spelling per mailbox.
 
-People type their address in any case and with stray spaces; the seed looked
-users up by the exact string, so ``Ann@Example.com`` could not log in as
-``ann@example.com``. Here every address is stored and looked up in one form:
-trimmed, NFC, lower-cased. Full syntax checking (what a mail server would
-accept) is an adapter's job; these are the invariants the domain relies on.
+People type their address in any case and with stray spaces, and
+``Ann@Example.com`` must log in as ``ann@example.com``, so every address is
+stored and looked up in one form: trimmed, NFC, lower-cased. Full syntax
+checking (what a mail server would accept) is an adapter's job; these are the
+invariants the domain relies on.
 """
 
 from __future__ import annotations

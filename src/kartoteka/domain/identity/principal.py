@@ -1,8 +1,8 @@
 """Who is calling: what every guarded route decides on.
 
 A caller is anonymous, a user with a session, a script with an API token, or
-anyone at all when the service runs without authentication (then everyone is
-an admin, as in the seed's ``auth.kind: none``).
+anyone at all when the service runs without authentication (with
+``auth.kind: none`` everyone is an admin).
 """
 
 from __future__ import annotations

@@ -336,7 +336,7 @@ class DeleteWord:
 
 @dataclass(frozen=True, slots=True)
 class ReplaceText:
-    """The whole text retyped, lines by newlines (the reference API's ``update_text``).
+    """The whole text retyped, lines by newlines (what ``PUT /task/update_text`` sends).
 
     Line *n* of the new text takes the place of line *n* of the transcript and
     keeps what it can of its boxes (see ``retype_line``). Extra lines are laid

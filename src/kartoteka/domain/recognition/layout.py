@@ -1,10 +1,9 @@
 """Turning a detector's loose word boxes into lines in reading order.
 
-The rules are the reference pipeline's (DialecticalHTR, §5 of its spec), which
-the published models were tuned with, so they are kept as they were with the
-arithmetic holes closed: zero-area and off-image boxes are discarded instead
-of dividing by zero, and two boxes that contain each other no longer both
-vanish.
+The rules are the ones the published models were tuned with, so their
+thresholds and order are kept exactly. Zero-area and off-image boxes are
+discarded before any ratio is taken, and of two boxes that contain each other
+one always survives.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ class Detection:
 
 @dataclass(frozen=True, slots=True)
 class LayoutRules:
-    """Thresholds of the grouping rules; defaults are the reference's."""
+    """Thresholds of the grouping rules; the defaults are those the published models were tuned with."""
 
     containment_threshold: float = 0.9
     line_overlap_threshold: float = 0.6
@@ -71,7 +70,8 @@ def drop_contained(detections: Sequence[Detection], threshold: float = 0.9) -> l
 
     When two boxes each lie inside the other beyond the threshold (duplicates
     that slipped through NMS) the larger one, then the more confident one, then
-    the earlier one survives: the reference dropped both and lost the word.
+    the earlier one survives: a duplicated word keeps one box instead of losing
+    both.
     """
     boxes = [d for d in detections if not d.box.is_degenerate]
 
@@ -134,7 +134,7 @@ def merge_overlapping(line: Sequence[Detection]) -> Line:
     """Merge horizontally overlapping neighbours of a sorted line into one word.
 
     Overlap is measured against the right neighbour's width; any positive
-    overlap merges (the reference's rule). After a merge the union is compared
+    overlap merges (the rule the published models were tuned with). After a merge the union is compared
     with its left neighbour again, since it may now reach it.
     """
     words = list(line)

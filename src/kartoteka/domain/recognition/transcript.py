@@ -61,7 +61,7 @@ class Transcript:
 
     @property
     def text(self) -> str:
-        """The reference backend's plain format: words by spaces, lines by newlines."""
+        """The plain form: words by spaces, lines by newlines (the ``/task/*`` clients' ``text``)."""
         return "\n".join(line.text for line in self.lines if line.text)
 
     @property

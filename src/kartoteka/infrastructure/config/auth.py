@@ -1,7 +1,7 @@
 """Authentication settings: no-auth or email one-time codes, the mail server, limits and lifetimes.
 
 A section of its own so that identity depends on what it needs, not on the whole configuration.
-The default is ``kind: none`` (everyone is an admin), as in Sketch-Search; turning ``otp`` on
+The default is ``kind: none`` (everyone is an admin, see docs/contracts.md); turning ``otp`` on
 requires a real ``secret_key``: start-up refuses the placeholder, because with a key everybody
 knows, a stolen database would give away every code still valid in it.
 """

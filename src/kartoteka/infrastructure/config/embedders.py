@@ -1,10 +1,10 @@
 """The embedder registry: which image encoders exist and which one the gallery uses.
 
-Kept in Sketch-Search's shape (an entry names a class by dotted ``target`` or
-by ``file`` + ``class_name``, with ``args``/``kwargs``) so that its configs and
-user embedders keep working. An entry is only a recipe: nothing is imported or
-loaded until the registry is asked for that key. The lead wires this section
-into ``Settings``.
+An entry names a class by dotted ``target`` or by ``file`` + ``class_name``,
+with ``args``/``kwargs``: the shape Sketch-Search's configs and embedders are
+written in, so they load unchanged (docs/contracts.md). An entry is only a
+recipe: nothing is imported or loaded until the registry is asked for that
+key. The lead wires this section into ``Settings``.
 """
 
 from __future__ import annotations

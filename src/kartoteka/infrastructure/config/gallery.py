@@ -33,8 +33,8 @@ class WatchedRoot(BaseModel):
     @classmethod
     def _not_empty(cls, value: Path) -> Path:
         if not str(value).strip() or str(value) == ".":
-            # The reference's default "./" watched the server's own working directory, thumbnails
-            # included; a root must be named on purpose.
+            # "." or "./" would watch whatever directory the server happens to start in, files it
+            # writes there included: a root must be named on purpose.
             raise ValueError("must name a directory other than the working directory (an absolute path is best)")
         return value
 

@@ -55,7 +55,7 @@ class DetectorSettings(Section):
 
 
 class LayoutSettings(Section):
-    """Line grouping rules (reference §5 thresholds)."""
+    """Line grouping rules; the defaults are the thresholds the published models were tuned with."""
 
     containment_threshold: float = Field(0.9, gt=0.0, le=1.0)
     line_overlap_threshold: float = Field(0.6, gt=0.0, le=1.0)

@@ -1,6 +1,6 @@
 """Plain text: what a linguist pastes into a dictionary entry.
 
-The reference backend's format — words by spaces, lines by newlines — in UTF-8
+Words by spaces, lines by newlines (the ``text`` the ``/task/*`` clients read), in UTF-8
 and NFC, so the stress marks arrive as the same code points the JSON and XML
 exports carry. A trailing newline ends a non-empty file, as text tools expect.
 """

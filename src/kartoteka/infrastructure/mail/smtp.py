@@ -1,11 +1,10 @@
 """SmtpMailer: login codes over SMTP with aiosmtplib, so a slow mail server never blocks the event loop.
 
-The seed sent synchronously from an ``async def`` (every request waited for
-the mail server) and could not speak implicit TLS. Here STARTTLS, when
-chosen, is required rather than attempted (a server that does not offer it
-is an error, not a reason to send the code in clear), every step has a
-timeout, and any failure becomes MailUnavailableError: the api answers 503
-and keeps no challenge whose code never left.
+It speaks STARTTLS or implicit TLS. STARTTLS, when chosen, is required
+rather than attempted (a server that does not offer it is an error, not a
+reason to send the code in clear), every step has a timeout, and any failure
+becomes MailUnavailableError: the api answers 503 and keeps no challenge
+whose code never left.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """TrOcrRecognizer: reads word crops with TrOCR, in PyTorch or ONNX Runtime.
 
-All crops of a card go through ``generate`` in batches (the reference ran one
-call per word). Crops are cut from the RGB card (the reference fed BGR to a
-model trained on RGB). A confidence per word is the geometric mean of the
-chosen tokens' probabilities, comparable across greedy and beam decoding.
+All crops of a card go through ``generate`` in batches, not one call per
+word. Crops are cut from the RGB card, the channel order the model was
+trained on. A confidence per word is the geometric mean of the chosen
+tokens' probabilities, comparable across greedy and beam decoding.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def _load_torch(path: Path, device: Device) -> Any:
 def _load_onnx(path: Path, device: Device) -> Any:
     from optimum.onnxruntime import ORTModelForVision2Seq
 
-    # Exports with past key values run much faster; the reference's published
-    # export has only encoder + decoder, which loads only with use_cache off.
+    # Exports with past key values run much faster; an export with only encoder + decoder
+    # (as the published ONNX checkpoint is) loads only with use_cache off.
     has_past = (path / "decoder_with_past_model.onnx").is_file() or (path / "decoder_model_merged.onnx").is_file()
     provider = "CUDAExecutionProvider" if device.is_cuda else "CPUExecutionProvider"
     try:

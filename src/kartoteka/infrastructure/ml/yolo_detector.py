@@ -1,9 +1,9 @@
 """YoloWordDetector: word boxes from an ultralytics YOLO model (.pt or exported .onnx).
 
-The published detector was trained on cards resized to 1280×900 (the
-reference notebook), while the reference backend fed full-size scans. The
-input size is a setting defaulting to the notebook's; boxes found on the
-resized card are mapped back to the original pixels before anyone sees them.
+The published detector was trained on cards resized to 1280×900, so a card
+is resized to the configured input size (1280×900 by default) before
+detection; boxes found on the resized card are mapped back to the original
+pixels before anyone sees them.
 """
 
 from __future__ import annotations

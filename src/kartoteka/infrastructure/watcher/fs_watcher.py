@@ -4,9 +4,9 @@
 path: a batch is an unordered set of (added | modified | deleted, path), a rename is a deletion plus
 an addition, a directory moved into the tree is one addition (its files are not listed, and files
 created in a new directory before its watch is set up are not reported at all), a directory moved
-out is one deletion, and a file still being copied is reported as soon as it appears. The reference
-watcher passed such events on as they came and so leaked stale rows, gave moved images new ids and
-indexed half-written files. Here a notification is only a hint of *where to look*.
+out is one deletion, and a file still being copied is reported as soon as it appears. Passed on as
+they come, such events would leave stale rows, give moved images new ids and index half-written files,
+so here a notification is only a hint of *where to look*.
 
 This module is the pump around that: it keeps the OS watch running (armed before the first scan, so
 nothing falls between the scan and the watch; started again when it stops, by polling if inotify

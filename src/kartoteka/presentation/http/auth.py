@@ -1,12 +1,11 @@
 """Authentication over HTTP: Sketch-Search's login contract, and who the caller is on every route.
 
-Routes and bodies are the contract's (``reference/sketch-search.md`` §1), so its web
-UI logs in unchanged: ``POST /api/auth/otp/start`` → ``challenge_token`` cookie,
-``POST /api/auth/otp/verify`` → ``session_token`` cookie, ``GET /api/session``,
-``POST /api/session/logout``. What the seed got wrong is not repeated: the
-challenge cookie is set for every address (its presence told who has an
-account), logout revokes the session in the database, a stale challenge
-cookie is not a 500, and no token, code or cookie is ever logged.
+Routes, bodies and cookies are the ones Sketch-Search's web UI logs in with (docs/contracts.md):
+``POST /api/auth/otp/start`` → ``challenge_token`` cookie, ``POST /api/auth/otp/verify`` →
+``session_token`` cookie, ``GET /api/session``, ``POST /api/session/logout``. The challenge
+cookie is set for every address, known or not, so its presence never tells who has an account;
+logout revokes the session in the database; a stale challenge cookie is cleared like any
+cookie that stands for nothing; and no token, code or cookie is ever logged.
 
 ``identify`` is how any route (HTTP, WebSocket or SSE) learns who is calling:
 a ``session_token`` cookie or an ``Authorization: Bearer`` API token, or
@@ -195,7 +194,7 @@ async def logout(request: Request, end: FromDishka[Logout]) -> Any:
     return response
 
 
-# The UI posts to ``/logout/``; the seed answered that with a redirect.
+# The web UI posts to ``/logout/``: both spellings are served (docs/contracts.md).
 session_router.add_api_route("/logout", logout, methods=["POST"], response_model=None)
 session_router.add_api_route("/logout/", logout, methods=["POST"], response_model=None, include_in_schema=False)
 

@@ -1,7 +1,8 @@
 """``/api/images`` and ``/api/fs``: Sketch-Search's gallery contract, so its web UI works unchanged.
 
 Every path answers with and without a trailing slash, every body is JSON
-(deletes included) and every error carries ``error``. Added to the contract:
+(deletes included) and every error carries ``error``, because the web UI relies
+on all three (docs/contracts.md). Added to the contract:
 a ``score`` on every hit, ``min_score`` and correct paging across ``top_k``,
 search by text, near-duplicate groups, and the index's state.
 """
@@ -67,7 +68,7 @@ class UploadFormError(ShapedRefusal):
 
 
 def route(method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
-    """Register ``path`` and its trailing-slash twin (the UI calls both spellings).
+    """Register ``path`` and its trailing-slash twin (the web UI calls both spellings, see docs/contracts.md).
 
     The contract's bodies are plain JSON built here, so no response model is inferred from the
     return annotation (dishka's wrapper leaves it a string FastAPI cannot resolve).

@@ -2,8 +2,8 @@
 
 The UI sends dates as JavaScript's ``Date.toString()`` (``Mon Jan 01 2024 00:00:00
 GMT+0100 (Central European Standard Time)``), sort keys named after column headers
-(``Created At``), and ``directory=""`` for "all folders". All of it is accepted;
-anything else that cannot be understood is a 422 naming the field.
+(``Created At``), and ``directory=""`` for "all folders". All of it is accepted
+(docs/contracts.md); anything else that cannot be understood is a 422 naming the field.
 """
 
 from __future__ import annotations

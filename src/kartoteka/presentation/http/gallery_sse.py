@@ -2,7 +2,8 @@
 
 Frames are ``event: <EventClassName>\\ndata: <json>\\n\\n``; ``FileEmbeddedEvent`` (what the web UI
 listens for) goes out together with ``ImagesIndexedEvent`` (the same payload under its other
-name), and an idle stream gets a keep-alive comment every 15 s so proxies keep it open.
+name; see docs/contracts.md), and an idle stream gets a keep-alive comment every 15 s so proxies
+keep it open.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reference backend's ``/task/*`` routes, same shapes, for clients written against it."""
+"""The ``/task/*`` routes, in the shapes the old recognition clients expect (docs/contracts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The JSON shapes of the recognition API (and of the reference backend's routes for old clients)."""
+"""The JSON shapes of the recognition API (and of the ``/task/*`` routes kept for old clients)."""
 
 from __future__ import annotations
 
@@ -124,7 +124,10 @@ class LegacyStatus(BaseModel):
 
 
 class LegacyTaskOut(BaseModel):
-    """The reference backend's TaskDTO: running work is reported as ``created``, as old clients expect."""
+    """The old ``/task/*`` clients' TaskDTO: they know four status types, so unfinished work is ``created``.
+
+    See docs/contracts.md.
+    """
 
     id: UUID
     status: LegacyStatus

@@ -1,11 +1,11 @@
 """``/api/users`` and ``/api/tokens``: managing who may log in, for admins only (OTP mode).
 
-The users routes are Sketch-Search's, with the quirks its admin page relies on
-accepted (``pageSize`` as well as ``page_size``, ``POST /api/users`` with and
-without the slash, a JSON body from ``DELETE``) and its bugs fixed: ``total``
-counts the filtered users, emails are validated, ids are the server's, an
-unknown id is a 404, and the last admin cannot be deleted or demoted.
-API tokens are added: created with a role, shown once, revoked by id.
+The users routes follow Sketch-Search's web UI (its admin page sends ``pageSize``,
+calls ``POST /api/users`` without the slash and parses the answer to ``DELETE``
+as JSON; see docs/contracts.md). ``total`` counts the filtered users, emails are
+validated, ids are the server's, an unknown id is a 404, and the last admin
+cannot be deleted or demoted. API tokens are created with a role, shown once,
+and revoked by id.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ tokens_router = APIRouter(prefix="/api/tokens", tags=["users"])
 
 
 def _route(target: APIRouter, method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
-    """Register ``path`` and its trailing-slash twin: the UI calls both spellings."""
+    """Register ``path`` and its trailing-slash twin: the web UI calls both spellings (docs/contracts.md)."""
     kwargs.setdefault("response_model", None)
 
     def register(endpoint: Endpoint) -> Endpoint:
@@ -145,7 +145,7 @@ async def update_user(
 @_route(router, "DELETE", "/{user_id}")
 @inject
 async def delete_user(user_id: UUID, delete: FromDishka[DeleteUser], by: Caller) -> Any:
-    """A JSON body, not the seed's empty 204 (the UI parses every answer as JSON)."""
+    """Answers with a JSON body: the web UI parses every answer as JSON (docs/contracts.md)."""
     deleted = await delete(user_id, by)
     return {"status": "success", "id": str(deleted.id), "user": user_json(deleted)}
 

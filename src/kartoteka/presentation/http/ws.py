@@ -1,4 +1,4 @@
-"""WebSockets: ``/api/ws`` (subscribe to tasks or a batch) and the reference's ``/task/status``.
+"""WebSockets: ``/api/ws`` (subscribe to tasks or a batch) and the old clients' ``/task/status``.
 
 Every subscription is answered with a snapshot read from PostgreSQL, then
 live events; a malformed frame gets an error frame and the connection stays
@@ -182,7 +182,7 @@ async def live_updates(
 async def legacy_status(
     websocket: WebSocket, hub: FromDishka[LiveHub], get: FromDishka[GetTask], memory: FromDishka[MemoryReleaser]
 ) -> None:
-    """Send ``{"id": uuid}`` per task; receive the reference's TaskDTO now and on every status change."""
+    """Send ``{"id": uuid}`` per task; receive its TaskDTO now and on every change (docs/contracts.md)."""
     subscriber = Subscriber(render_legacy)
 
     async def handle(frame: Any) -> None:

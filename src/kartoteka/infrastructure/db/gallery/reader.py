@@ -1,7 +1,7 @@
 """SqlGalleryReader and PgVectorIndex: listing, the folder tree, and similarity search.
 
-Totals are counted with the same filters as the page (Sketch-Search counted the
-whole table). Similarity search keeps the nearest ``top_k`` within the filters
+Totals are counted with the same filters as the page, so a client can page through
+exactly what it filtered. Similarity search keeps the nearest ``top_k`` within the filters
 and ``min_score``, then pages through them, so page 2 exists when top_k allows.
 """
 

@@ -1,10 +1,9 @@
 """What every built-in embedder shares: input layout, device, precision, and normalised output.
 
-Sketch-Search's embedder never called ``eval()`` (BatchNorm ran on batch
-statistics, so a vector depended on its batch-mates), never used ``no_grad``,
-and left the model on the CPU next to an idle GPU. Here a model is put in
-eval mode on the resolved device once, and every call runs under
-``inference_mode``. torch is imported lazily so that reading an embedder
+A model is put in eval mode on the resolved device once (in training mode
+BatchNorm would use batch statistics, so a vector would depend on its
+batch-mates), and every call runs under ``inference_mode`` (no autograd
+state is kept). torch is imported lazily so that reading an embedder
 class (for its version) costs no torch import.
 """
 
@@ -36,10 +35,11 @@ def as_device(device: Device | str | None) -> Device:
 def as_nchw_batch(images: Any) -> NDArray[np.float32]:
     """A float32 [B,3,H,W] batch from [B,3,H,W], [B,H,W,3], [3,H,W] or [H,W,3] input.
 
-    Sketch-Search's embedders take channel-last arrays; Kartoteka's adapter
-    sends channel-first ones; both are accepted. A dimension of 3 in the
-    channel-first position wins, so [B,3,H,3] is read as channel-first.
-    Single-channel input is repeated to RGB, as Sketch-Search did for sketches.
+    Embedders written for Sketch-Search take channel-last arrays
+    (docs/contracts.md); Kartoteka's adapter sends channel-first ones; both are
+    accepted. A dimension of 3 in the channel-first position wins, so
+    [B,3,H,3] is read as channel-first. Single-channel input (a greyscale
+    sketch) is repeated to RGB.
     """
     batch = np.asarray(images, dtype=np.float32)
     if batch.ndim == 3:

@@ -1,7 +1,7 @@
 """Content digests of weight files, remembered across restarts.
 
-A model version must follow the bytes of its weights (Sketch-Search kept
-serving a stale index when a checkpoint was replaced under the same name),
+A model version must follow the bytes of its weights (a checkpoint replaced
+under the same name must re-embed the gallery, not keep serving a stale index),
 but hashing a gigabyte checkpoint at every start is slow. A digest is
 therefore stored per path with the size and nanosecond mtime it was computed
 for, and recomputed only when either changes.

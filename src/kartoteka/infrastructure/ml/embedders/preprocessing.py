@@ -1,11 +1,11 @@
 """Image bytes to model input, one transform per model for the gallery and the queries alike.
 
-Sketch-Search embedded its gallery from 0–1 arrays and its queries from
-0–255 arrays, normalised neither, squashed instead of center-cropped, and
-turned a transparent sketch into black strokes on black. Every one of those
-breaks retrieval silently, so here there is a single path from bytes to
-tensor, described by the model (`Preprocessing`) and applied identically
-whichever side of the search an image is on.
+Gallery images and queries must reach the model on the same scale, with the
+model's normalisation, center-cropped rather than squashed, and a transparent
+sketch flattened onto white (not black strokes on black). Any difference
+between the two sides breaks retrieval silently, so there is a single path
+from bytes to tensor, described by the model (`Preprocessing`) and applied
+identically whichever side of the search an image is on.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ class ImageRejectedError(ValueError):
 class Preprocessing:
     """What a model expects: square input size, normalisation, and the sketch variant if it has one.
 
-    ``sketch_mean``/``sketch_std`` apply to ``ImageKind.SKETCH`` inputs (Sketch-Search
-    trained its sketch branch on greyscale strokes normalised with 0.5/0.5, hence
+    ``sketch_mean``/``sketch_std`` apply to ``ImageKind.SKETCH`` inputs (Sketch-Search's
+    released model was trained on greyscale strokes normalised with 0.5/0.5, hence
     ``sketch_grayscale``). ``channels_last`` hands the model [B,H,W,3] instead of
-    [B,3,H,W], for embedders written to Sketch-Search's contract.
+    [B,3,H,W], for embedders written to Sketch-Search's contract (docs/contracts.md).
     """
 
     size: int = 224

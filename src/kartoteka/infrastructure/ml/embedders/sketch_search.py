@@ -2,11 +2,11 @@
 
 Loads the published ``.pth`` state dicts as they are (``backbone.model.*``
 for the timm network, ``projection_head.{0,2,4}`` for the head, possibly
-behind torch.compile's ``_orig_mod.`` prefix) with the reference's bugs
-fixed: the backbone is built with ``pretrained=False`` (the checkpoint holds
-all of it, and nothing is downloaded), the model runs in eval mode under
-inference mode on the configured device, and the head's sizes are read
-from the checkpoint rather than trusted from the configuration.
+behind torch.compile's ``_orig_mod.`` prefix). The backbone is built with
+``pretrained=False`` (the checkpoint holds all of it, and nothing is
+downloaded), the model runs in eval mode under inference mode on the
+configured device, and the head's sizes are read from the checkpoint rather
+than trusted from the configuration.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ class SketchSearchEmbedder(TorchEmbedder):
     ``embed`` takes photos and ``embed_sketch`` sketches, both as
     [B,3,H,W] (or [B,H,W,3]) float32 batches already preprocessed as
     ``preprocessing`` describes: ImageNet statistics for photos, greyscale and
-    0.5/0.5 for sketches, which is how the model was trained (the reference
-    server normalised neither). Photos and sketches share every weight, so
-    the two methods run the same network; the difference is in the input.
+    0.5/0.5 for sketches, which is how the model was trained. Photos and
+    sketches share every weight, so the two methods run the same network; the
+    difference is in the input.
     """
 
     version: ClassVar[str] = "1"

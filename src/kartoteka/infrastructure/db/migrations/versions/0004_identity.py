@@ -1,7 +1,7 @@
 """Identity: users and roles, OTP challenges, sessions, API tokens, login attempts.
 
 Every token and code column holds a hash; the columns looked up by hash are
-uniquely indexed (the seed had no index on them, §10 item 16). Deleting a
+uniquely indexed, so a login or a guarded request is one index probe. Deleting a
 user takes their sessions and challenges with it and leaves the attempts and
 API tokens they made, unlinked, for the record.
 
