@@ -38,19 +38,19 @@ class DetectorSettings(Section):
         description="Local .pt/.onnx file or directory, or a hub id resolved from the local hub cache.",
     )
     filename: str = Field("model.pt", description="File to use when `model` is a directory or hub id.")
-    conf: float = Field(0.3, ge=0.0, le=1.0, description="Confidence threshold (reference notebook: 0.3).")
+    conf: float = Field(0.3, ge=0.0, le=1.0, description="Confidence threshold: a box scored below it is not a word.")
     iou: float = Field(0.7, ge=0.0, le=1.0, description="NMS IoU threshold.")
     imgsz: int = Field(640, ge=32, le=4096, description="Network input size in pixels.")
     max_det: int = Field(300, ge=1, le=10_000, description="Most boxes kept per card.")
     input_width: int | None = Field(
         1280,
         ge=32,
-        description="Resize cards to this width before detection (notebook: 1280); null keeps the original.",
+        description="Cards are resized to this width for detection (its training size); null keeps the scan's.",
     )
     input_height: int | None = Field(
         900,
         ge=32,
-        description="Resize cards to this height before detection (notebook: 900); null keeps the original.",
+        description="Cards are resized to this height for detection (its training size); null keeps the scan's.",
     )
 
 
