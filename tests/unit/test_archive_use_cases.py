@@ -29,7 +29,8 @@ from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.revisions import RevisionKind, StaleRevisionError
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
-from tests.unit.fakes import MagicBytesInspector, MemoryDatabase, MemoryStorage, MemoryUnitOfWork
+from tests.fakes.recognition import MemoryDatabase, MemoryUnitOfWork
+from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 READING = Transcript(

@@ -16,14 +16,8 @@ from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, 
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.domain.recognition.task import Progress, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
-from tests.unit.fakes import (
-    MagicBytesInspector,
-    MemoryDatabase,
-    MemoryProgressStore,
-    MemoryStorage,
-    MemoryUnitOfWork,
-    SinglePageSplitter,
-)
+from tests.fakes.recognition import MemoryDatabase, MemoryProgressStore, MemoryUnitOfWork, SinglePageSplitter
+from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TRANSCRIPT = Transcript(1, 1, ())

@@ -14,13 +14,8 @@ from kartoteka.application.recognition.ports.tasks import TaskNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.application.shared.storage import StorageUnavailableError
 from kartoteka.domain.recognition.task import IllegalTransitionError, TaskStatus
-from tests.unit.fakes import (
-    MagicBytesInspector,
-    MemoryDatabase,
-    MemoryStorage,
-    MemoryUnitOfWork,
-    SinglePageSplitter,
-)
+from tests.fakes.recognition import MemoryDatabase, MemoryUnitOfWork, SinglePageSplitter
+from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LIMITS = UploadLimits(max_upload_bytes=100, max_pixels=10_000, max_files=5)

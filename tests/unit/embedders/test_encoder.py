@@ -23,7 +23,7 @@ from kartoteka.application.gallery.ports.embedding import (
 from kartoteka.infrastructure.config.embedders import EmbedderEntry, EmbedderRegistrySettings
 from kartoteka.infrastructure.ml.embedders.encoder import EmbedderOutputError, RegistryImageEncoder, load_image_encoder
 from kartoteka.infrastructure.ml.embedders.registry import EmbedderRegistry
-from tests.unit.embedders.fakes import NoDimensionEmbedder, PixelStatsEmbedder, TextEmbedder
+from tests.fakes.embedders import NoDimensionEmbedder, PixelStatsEmbedder, TextEmbedder
 
 MODEL = EmbeddingModelId(key="stats", version="v1")
 

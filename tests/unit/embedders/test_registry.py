@@ -14,9 +14,9 @@ from kartoteka.infrastructure.config.embedders import EmbedderEntry, EmbedderReg
 from kartoteka.infrastructure.ml.embedders.digests import WeightDigests
 from kartoteka.infrastructure.ml.embedders.registry import EmbedderLoadError, EmbedderRegistry
 from kartoteka.infrastructure.ml.runtime import Device
-from tests.unit.embedders.fakes import PixelStatsEmbedder
+from tests.fakes.embedders import PixelStatsEmbedder
 
-FAKES = "tests.unit.embedders.fakes"
+FAKES = "tests.fakes.embedders"
 
 USER_EMBEDDER = '''
 import numpy as np
@@ -107,7 +107,7 @@ def test_the_registry_passes_its_device_to_constructors_that_take_one(tmp_path: 
             EmbedderEntry(target="no_such_package_anywhere.mod.Cls"),
             r"cannot import module 'no_such_package_anywhere\.mod'",
         ),
-        (EmbedderEntry(target=f"{FAKES}.Missing"), r"module 'tests\.unit\.embedders\.fakes' has no class 'Missing'"),
+        (EmbedderEntry(target=f"{FAKES}.Missing"), r"module 'tests\.fakes\.embedders' has no class 'Missing'"),
         (EmbedderEntry(target=f"{FAKES}.not_a_class"), "is a function, not a class"),
         (EmbedderEntry(target=f"{FAKES}.NotAnEmbedder"), r"has no embed\(images\) method"),
         (

@@ -15,7 +15,7 @@ from kartoteka.domain.identity.principal import Principal
 from kartoteka.domain.identity.roles import Role, UnknownRoleError, parse_role
 from kartoteka.domain.identity.sessions import Session
 from kartoteka.domain.identity.users import LastAdminError, SelfLockoutError, User
-from tests.unit.identity.fakes import START
+from tests.fakes.shared import START
 
 KEY = b"k" * 32
 ANN, BOB = UUID(int=1), UUID(int=2)

@@ -41,9 +41,8 @@ from kartoteka.domain.identity.emails import InvalidEmailError
 from kartoteka.domain.identity.principal import Principal, PrincipalKind
 from kartoteka.domain.identity.roles import Role
 from kartoteka.domain.identity.users import LastAdminError, SelfLockoutError, User
-from tests.unit.identity.fakes import (
+from tests.fakes.identity import (
     CountingSecrets,
-    FakeClock,
     MemoryCredentialStore,
     MemoryIdentityStore,
     MemoryIdentityUnitOfWork,
@@ -51,6 +50,7 @@ from tests.unit.identity.fakes import (
     MemoryRateLimiter,
     PlainEmailSyntax,
 )
+from tests.fakes.shared import FakeClock
 
 POLICY = IdentityPolicy(
     otp=OtpPolicy(length=8, ttl=timedelta(minutes=10), max_attempts=3),

@@ -1,12 +1,12 @@
-"""In-memory identity ports: a store with real transactions (uncommitted work vanishes), a limiter,
-a mailer that can fail, predictable secrets and a clock that moves only when told."""
+"""Fakes of the identity ports: a store with real transactions (uncommitted work vanishes), a limiter on
+the fake clock, a mailer that can fail, and predictable secrets."""
 
 from __future__ import annotations
 
 import copy
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -29,19 +29,7 @@ from kartoteka.domain.identity.emails import InvalidEmailError, normalize_email
 from kartoteka.domain.identity.roles import Role
 from kartoteka.domain.identity.sessions import Session
 from kartoteka.domain.identity.users import User
-
-START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.fakes.shared import FakeClock
 
 
 @dataclass

@@ -1,9 +1,8 @@
-"""Small in-memory implementations of the application ports, for use-case tests."""
+"""Fakes of the recognition ports: the task database and its unit of work, the page splitter, progress."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import timedelta
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -16,41 +15,9 @@ from kartoteka.application.recognition.ports.tasks import (
     RevisionNotFoundError,
     TaskNotFoundError,
 )
-from kartoteka.application.shared.images import ImageInfo, UnreadableImageError, UnsupportedImageError
 from kartoteka.application.shared.outbox import OutboundMessage
-from kartoteka.application.shared.storage import ObjectNotFoundError, StorageUnavailableError, StoredObject
 from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import Progress, RecognitionTask, TaskStatus
-
-
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.objects: dict[str, StoredObject] = {}
-        self.fail_after: int | None = None  # puts allowed before the store "goes down"
-
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
-        if self.fail_after is not None:
-            if self.fail_after == 0:
-                raise StorageUnavailableError("store down")
-            self.fail_after -= 1
-        self.objects[key] = StoredObject(key, data, content_type)
-
-    async def get(self, key: str) -> StoredObject:
-        if key not in self.objects:
-            raise ObjectNotFoundError(key)
-        return self.objects[key]
-
-    async def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
-
-    async def exists(self, key: str) -> bool:
-        return key in self.objects
-
-    async def presigned_get_url(self, key: str, expires: timedelta) -> str:
-        return f"memory://{key}"
-
-    async def ping(self) -> None:
-        return None
 
 
 class MemoryDatabase:
@@ -178,18 +145,6 @@ class MemoryUnitOfWork:
 
     async def rollback(self) -> None:
         return None
-
-
-class MagicBytesInspector:
-    """Accepts b"PNG:<w>x<h>" payloads; everything else is unreadable; b"GIF" is unsupported."""
-
-    async def inspect(self, data: bytes, max_pixels: int) -> ImageInfo:
-        if data.startswith(b"GIF"):
-            raise UnsupportedImageError("GIF images are not accepted")
-        if not data.startswith(b"PNG:"):
-            raise UnreadableImageError("not a recognised image")
-        w, h = (int(v) for v in data[4:].split(b"x"))
-        return ImageInfo("PNG", "image/png", ".png", w, h)
 
 
 class SinglePageSplitter:
