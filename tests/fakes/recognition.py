@@ -1,14 +1,22 @@
-"""Fakes of the recognition ports: the task database and its unit of work, the page splitter, progress."""
+"""Fakes of the recognition ports: the task database and its unit of work, the page splitter, the card
+recognizer, progress and cancellation."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 from uuid import UUID
 
+from kartoteka.application.recognition.errors import RecognitionCancelledError
 from kartoteka.application.recognition.outbox_messages import messages_for
-from kartoteka.application.recognition.ports.pages import PageImage
+from kartoteka.application.recognition.ports.pages import (
+    PageImage,
+    PageTooLargeError,
+    TooManyPagesError,
+    UnreadableDocumentError,
+)
+from kartoteka.application.recognition.ports.progress import CancellationSignal, ProgressReporter
 from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
@@ -18,6 +26,7 @@ from kartoteka.application.recognition.ports.tasks import (
 from kartoteka.application.shared.outbox import OutboundMessage
 from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import Progress, RecognitionTask, TaskStatus
+from kartoteka.domain.recognition.transcript import Transcript
 
 
 class MemoryDatabase:
@@ -147,11 +156,63 @@ class MemoryUnitOfWork:
         return None
 
 
-class SinglePageSplitter:
-    """Every upload is one page of its own, as a plain image upload is."""
+class MagicBytesSplitter:
+    """``DOC:<n>`` is an n-page document of 10×10 pages; ``DOC:big`` has a huge page 2; ``DOC:bad`` is corrupt.
+
+    Anything else is one page of its own, as a plain image upload is.
+    """
 
     async def split(self, data: bytes, filename: str) -> list[PageImage]:
-        return [PageImage(filename, data, "application/octet-stream", 1, 1, filename)]
+        if not data.startswith(b"DOC:"):
+            return [PageImage(filename, data, "application/octet-stream", 1, 1, filename)]
+        spec = data[4:].decode()
+        if spec == "big":
+            raise PageTooLargeError(filename, 2, 10_000, 10_000, 100)
+        if spec == "bad":
+            raise UnreadableDocumentError(filename, "not a readable PDF")
+        count = int(spec)
+        if count > 20:
+            raise TooManyPagesError(filename, count, 20)
+        stem = filename.rsplit(".", 1)[0]
+        return [
+            PageImage(f"{stem}-p{n:03d}.png", b"PNG:10x10", "image/png", n, count, filename)
+            for n in range(1, count + 1)
+        ]
+
+
+class ScriptedRecognizer:
+    """Reports progress in batches, checks cancellation between them, then answers or raises."""
+
+    transcript: ClassVar[Transcript] = Transcript(1, 1, ())
+
+    def __init__(self, batches: int = 3, error: Exception | None = None, on_batch: object = None) -> None:
+        self.batches = batches
+        self.error = error
+        self.on_batch = on_batch
+        self.calls = 0
+
+    async def __call__(
+        self, data: bytes, *, progress: ProgressReporter | None = None, cancelled: CancellationSignal | None = None
+    ) -> Transcript:
+        self.calls += 1
+        for i in range(self.batches):
+            if cancelled is not None and await cancelled():
+                raise RecognitionCancelledError("stop")
+            if callable(self.on_batch):
+                await self.on_batch(i)
+            if progress is not None:
+                await progress(Progress("reading", i + 1, self.batches))
+        if self.error is not None:
+            raise self.error
+        return self.transcript
+
+
+class MemoryProgressFeed:
+    def __init__(self) -> None:
+        self.ticks: list[tuple[UUID, int, Progress]] = []
+
+    async def publish(self, task_id: UUID, attempt: int, progress: Progress) -> None:
+        self.ticks.append((task_id, attempt, progress))
 
 
 class MemoryProgressStore:
@@ -160,3 +221,14 @@ class MemoryProgressStore:
 
     async def save(self, task_id: UUID, attempt: int, progress: Progress) -> None:
         self.saved.append((task_id, attempt, progress))
+
+
+class DbProbe:
+    """The cancellation probe, reading the committed tasks: cancelling, gone or retried means stop."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    async def is_cancelled(self, task_id: UUID, attempt: int) -> bool:
+        task = self.db.tasks.get(task_id)
+        return task is None or task.status is TaskStatus.CANCELLING or task.attempt != attempt

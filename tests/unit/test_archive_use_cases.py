@@ -16,12 +16,6 @@ from kartoteka.application.recognition.corrections import (
     RestoreRevision,
 )
 from kartoteka.application.recognition.errors import RejectionKind, TranscriptNotReadyError, UploadRejectedError
-from kartoteka.application.recognition.ports.pages import (
-    PageImage,
-    PageTooLargeError,
-    TooManyPagesError,
-    UnreadableDocumentError,
-)
 from kartoteka.application.recognition.ports.tasks import BatchNotFoundError, RevisionNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.domain.recognition.corrections import CorrectionError, EditWord, ReplaceText
@@ -29,7 +23,7 @@ from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.revisions import RevisionKind, StaleRevisionError
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
-from tests.fakes.recognition import MemoryDatabase, MemoryUnitOfWork
+from tests.fakes.recognition import MagicBytesSplitter, MemoryDatabase, MemoryUnitOfWork
 from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -38,27 +32,6 @@ READING = Transcript(
     50,
     (TranscriptLine((TranscriptWord("Ба\u0301тюшка", Box(1, 1, 40, 20), 0.9, 0.5),)),),
 )
-
-
-class FakeSplitter:
-    """``DOC:<n>`` is an n-page document of 10×10 pages; ``DOC:big`` has a huge page 2; ``DOC:bad`` is corrupt."""
-
-    async def split(self, data: bytes, filename: str) -> list[PageImage]:
-        if not data.startswith(b"DOC:"):
-            return [PageImage(filename, data, "image/png", 1, 1, filename)]
-        spec = data[4:].decode()
-        if spec == "big":
-            raise PageTooLargeError(filename, 2, 10_000, 10_000, 100)
-        if spec == "bad":
-            raise UnreadableDocumentError(filename, "not a readable PDF")
-        count = int(spec)
-        if count > 20:
-            raise TooManyPagesError(filename, count, 20)
-        stem = filename.rsplit(".", 1)[0]
-        return [
-            PageImage(f"{stem}-p{n:03d}.png", b"PNG:10x10", "image/png", n, count, filename)
-            for n in range(1, count + 1)
-        ]
 
 
 class World:
@@ -74,7 +47,7 @@ class World:
             UploadLimits(max_upload_bytes=1000, max_pixels=10_000, max_files=5, max_cards=max_cards),
             lambda: NOW,
             lambda: UUID(int=next(counter)),
-            FakeSplitter(),
+            MagicBytesSplitter(),
         )
         self.correct = CorrectTranscript(uow, lambda: NOW)
         self.get = GetTranscript(uow)

@@ -8,68 +8,31 @@ from uuid import UUID
 
 import pytest
 
-from kartoteka.application.recognition.errors import RecognitionCancelledError
 from kartoteka.application.recognition.manage_tasks import CancelTask, RetryTask
-from kartoteka.application.recognition.ports.progress import CancellationSignal, ProgressReporter
 from kartoteka.application.recognition.process_card import Outcome, ProcessCard
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.domain.recognition.task import Progress, TaskStatus
-from kartoteka.domain.recognition.transcript import Transcript
-from tests.fakes.recognition import MemoryDatabase, MemoryProgressStore, MemoryUnitOfWork, SinglePageSplitter
+from tests.fakes.recognition import (
+    DbProbe,
+    MagicBytesSplitter,
+    MemoryDatabase,
+    MemoryProgressFeed,
+    MemoryProgressStore,
+    MemoryUnitOfWork,
+    ScriptedRecognizer,
+)
 from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-TRANSCRIPT = Transcript(1, 1, ())
-
-
-class ScriptedRecognizer:
-    """Reports progress in batches, checks cancellation between them, then answers or raises."""
-
-    def __init__(self, batches: int = 3, error: Exception | None = None, on_batch: object = None) -> None:
-        self.batches = batches
-        self.error = error
-        self.on_batch = on_batch
-        self.calls = 0
-
-    async def __call__(
-        self, data: bytes, *, progress: ProgressReporter | None = None, cancelled: CancellationSignal | None = None
-    ) -> Transcript:
-        self.calls += 1
-        for i in range(self.batches):
-            if cancelled is not None and await cancelled():
-                raise RecognitionCancelledError("stop")
-            if callable(self.on_batch):
-                await self.on_batch(i)
-            if progress is not None:
-                await progress(Progress("reading", i + 1, self.batches))
-        if self.error is not None:
-            raise self.error
-        return TRANSCRIPT
-
-
-class Feed:
-    def __init__(self) -> None:
-        self.ticks: list[tuple[UUID, int, Progress]] = []
-
-    async def publish(self, task_id: UUID, attempt: int, progress: Progress) -> None:
-        self.ticks.append((task_id, attempt, progress))
-
-
-class DbProbe:
-    def __init__(self, db: MemoryDatabase) -> None:
-        self.db = db
-
-    async def is_cancelled(self, task_id: UUID, attempt: int) -> bool:
-        task = self.db.tasks.get(task_id)
-        return task is None or task.status is TaskStatus.CANCELLING or task.attempt != attempt
+TRANSCRIPT = ScriptedRecognizer.transcript
 
 
 class World:
     def __init__(self, recognizer: ScriptedRecognizer, storage: MemoryStorage | None = None) -> None:
         self.db = MemoryDatabase()
         self.storage = storage if storage is not None else MemoryStorage()
-        self.feed = Feed()
+        self.feed = MemoryProgressFeed()
         ids = itertools.count(1)
         uow = lambda: MemoryUnitOfWork(self.db)  # noqa: E731
         self.submit = SubmitCards(
@@ -79,7 +42,7 @@ class World:
             UploadLimits(10**6, 10**6, 10),
             lambda: NOW,
             lambda: UUID(int=next(ids)),
-            SinglePageSplitter(),
+            MagicBytesSplitter(),
         )
         self.process = ProcessCard(
             uow, self.storage, recognizer, self.feed, DbProbe(self.db), lambda: NOW, MemoryProgressStore()

@@ -14,7 +14,7 @@ from kartoteka.application.recognition.ports.tasks import TaskNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.application.shared.storage import StorageUnavailableError
 from kartoteka.domain.recognition.task import IllegalTransitionError, TaskStatus
-from tests.fakes.recognition import MemoryDatabase, MemoryUnitOfWork, SinglePageSplitter
+from tests.fakes.recognition import MagicBytesSplitter, MemoryDatabase, MemoryUnitOfWork
 from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -33,7 +33,7 @@ class World:
             LIMITS,
             lambda: NOW,
             lambda: UUID(int=next(counter)),
-            SinglePageSplitter(),
+            MagicBytesSplitter(),
         )
         uow = lambda: MemoryUnitOfWork(self.db)  # noqa: E731
         self.get = GetTask(uow)

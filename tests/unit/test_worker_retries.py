@@ -20,8 +20,9 @@ from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.application.shared.storage import StorageUnavailableError, StoredObject
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.worker.tasks import register_recognition_tasks
+from tests.fakes.recognition import ScriptedRecognizer
 from tests.fakes.shared import MemoryStorage
-from tests.unit.test_process_card import ScriptedRecognizer, World
+from tests.unit.test_process_card import World
 
 RETRIES = 2
 
