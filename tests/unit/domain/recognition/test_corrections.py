@@ -1,11 +1,9 @@
-"""Corrections as revisions: every edit kind, what happens to the boxes, and the revision rules of a task."""
+"""Corrections: every edit kind, and what happens to the boxes."""
 
 from __future__ import annotations
 
 import itertools
 import unicodedata
-from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 import pytest
 
@@ -20,13 +18,9 @@ from kartoteka.domain.recognition.corrections import (
     SplitWord,
     apply_edits,
 )
-from kartoteka.domain.recognition.events import TaskTranscriptRevised
 from kartoteka.domain.recognition.geometry import Box
-from kartoteka.domain.recognition.revisions import RevisionKind, StaleRevisionError
-from kartoteka.domain.recognition.task import CardImage, IllegalTransitionError, RecognitionTask, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
 
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ACUTE = "\u0301"
 
 
@@ -164,60 +158,3 @@ def test_missing_lines_and_words_are_clear_errors() -> None:
 def test_edits_apply_in_order() -> None:
     result = apply_edits(card(), [JoinWords(1, 0), EditWord(1, 0, "нагорье")])
     assert texts(result)[1] == ["нагорье"]
-
-
-# ------------------------------------------------------------------------------ revisions of a task
-
-
-def completed_task(transcript: Transcript) -> RecognitionTask:
-    image = CardImage(key="cards/x.png", filename="x.png", content_type="image/png", size=10, width=400, height=200)
-    task = RecognitionTask.submit(uuid4(), image, T0)
-    task.start(1, T0)
-    task.complete(1, transcript, T0 + timedelta(seconds=1))
-    return task
-
-
-def test_the_machine_reading_is_revision_0_and_each_correction_the_next() -> None:
-    task = completed_task(card())
-    assert task.revision == 0
-    assert [r.kind for r in task.new_revisions] == [RevisionKind.MACHINE]
-    revision = task.correct([EditWord(1, 1, "горы")], "anonymous", T0 + timedelta(minutes=1), expected_revision=0)
-    assert (revision.number, revision.kind, revision.author) == (1, RevisionKind.CORRECTION, "anonymous")
-    assert revision.operations == ({"op": "edit_word", "line": 1, "word": 1, "text": "горы"},)
-    assert task.transcript == revision.transcript
-    assert task.new_revisions[0].transcript == card()  # revision 0 is kept as it was
-    event = task.events[-1]
-    assert isinstance(event, TaskTranscriptRevised)
-    assert (event.revision, event.author) == (1, "anonymous")
-
-
-def test_a_stale_revision_changes_nothing() -> None:
-    task = completed_task(card())
-    task.correct([EditWord(1, 1, "горы")], "a", T0, expected_revision=0)
-    events = len(task.events)
-    with pytest.raises(StaleRevisionError) as stale:
-        task.correct([EditWord(1, 1, "гора")], "b", T0, expected_revision=0)
-    assert (stale.value.expected, stale.value.current) == (0, 1)
-    assert task.revision == 1
-    assert texts(task.transcript or card())[1] == ["на", "горы"]
-    assert len(task.events) == events
-
-
-def test_only_completed_tasks_are_corrected_and_a_rerun_adds_a_machine_revision() -> None:
-    task = completed_task(card())
-    task.correct([EditWord(1, 1, "горы")], "a", T0, expected_revision=None)
-    task.retry(T0)
-    with pytest.raises(IllegalTransitionError, match="queued: cannot correct"):
-        task.correct([EditWord(1, 1, "гора")], "a", T0, expected_revision=1)
-    assert task.transcript is not None
-    assert texts(task.transcript)[1] == ["на", "горы"]  # the correction stays while the re-run waits
-    task.start(2, T0)
-    rerun = Transcript(400, 200, (TranscriptLine((word("новое", 10, 90),)),))
-    task.complete(2, rerun, T0)
-    assert task.revision == 2
-    assert [(r.number, r.kind, r.attempt) for r in task.new_revisions] == [
-        (0, RevisionKind.MACHINE, 1),
-        (1, RevisionKind.CORRECTION, 1),
-        (2, RevisionKind.MACHINE, 2),
-    ]
-    assert task.status is TaskStatus.COMPLETED

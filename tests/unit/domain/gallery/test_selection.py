@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kartoteka.domain.gallery.scan import is_within, join, parent_of
 from kartoteka.domain.gallery.selection import FileSelection, normalise_extension
 
 
@@ -35,13 +34,3 @@ def test_exclusions_match_names_at_any_depth_and_whole_paths() -> None:
     assert selection.excludes("a/@eaDir/x.jpg")
     assert selection.selects_file("a/b/x.JPG")
     assert not selection.selects_file("a/.x.jpg")
-
-
-def test_relative_path_helpers() -> None:
-    assert parent_of("a.jpg") == "."
-    assert parent_of("a/b/c.jpg") == "a/b"
-    assert join(".", "a") == "a"
-    assert join("a", "b") == "a/b"
-    assert is_within("a/b.jpg", "a")
-    assert not is_within("ab/c.jpg", "a")
-    assert is_within("x", ".")

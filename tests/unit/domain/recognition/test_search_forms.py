@@ -14,7 +14,6 @@ from kartoteka.domain.recognition.search_forms import (
     typo_budget,
     word_spans,
 )
-from kartoteka.infrastructure.db.recognition.transcript_index import trigram_key
 
 ACUTE = "\u0301"
 
@@ -58,10 +57,3 @@ def test_short_words_must_be_typed_right() -> None:
     assert not is_near_miss("дом", "дым")
     assert is_near_miss("изба", "изпа")
     assert not is_near_miss("изба", "изба")  # the word itself is not a typo of itself
-
-
-def test_trigram_keys_are_ascii_with_one_character_per_letter() -> None:
-    key = trigram_key("батюшка1974x")
-    assert key.isascii()
-    assert len(key) == len("батюшка1974x")
-    assert trigram_key("батюжка") != key[:7]
