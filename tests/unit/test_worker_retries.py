@@ -22,7 +22,7 @@ from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.worker.tasks import register_recognition_tasks
 from tests.fakes.recognition import ScriptedRecognizer
 from tests.fakes.shared import MemoryStorage
-from tests.unit.test_process_card import World
+from tests.unit.application.recognition.test_process_card import World
 
 RETRIES = 2
 

@@ -1,4 +1,4 @@
-"""SubmitCards, CancelTask, RetryTask, DeleteTask with in-memory ports."""
+"""SubmitCards with in-memory ports: single scans, multi-page documents, and all-or-nothing refusals."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ from uuid import UUID
 import pytest
 
 from kartoteka.application.recognition.errors import RejectionKind, UploadRejectedError
-from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
-from kartoteka.application.recognition.ports.tasks import TaskNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.application.shared.storage import StorageUnavailableError
-from kartoteka.domain.recognition.task import IllegalTransitionError, TaskStatus
+from kartoteka.domain.recognition.task import TaskStatus
 from tests.fakes.recognition import MagicBytesSplitter, MemoryDatabase, MemoryUnitOfWork
 from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-LIMITS = UploadLimits(max_upload_bytes=100, max_pixels=10_000, max_files=5)
+LIMITS = UploadLimits(max_upload_bytes=100, max_pixels=10_000, max_files=5, max_cards=10)
 
 
 class World:
@@ -35,11 +33,6 @@ class World:
             lambda: UUID(int=next(counter)),
             MagicBytesSplitter(),
         )
-        uow = lambda: MemoryUnitOfWork(self.db)  # noqa: E731
-        self.get = GetTask(uow)
-        self.cancel = CancelTask(uow, lambda: NOW)
-        self.retry = RetryTask(uow, lambda: NOW)
-        self.delete = DeleteTask(uow, self.storage, lambda: NOW)
 
 
 @pytest.fixture
@@ -110,29 +103,41 @@ async def test_database_failure_removes_the_stored_scans(world: World) -> None:
     assert world.storage.objects == {}
 
 
-async def test_cancel_retry_and_their_refusals(world: World) -> None:
-    task = (await world.submit([Upload("a.png", b"PNG:1x1")])).tasks[0]
-    cancelled = await world.cancel(task.id)
-    assert cancelled.status is TaskStatus.CANCELLED
-    with pytest.raises(IllegalTransitionError):
-        await world.cancel(task.id)
-    retried = await world.retry(task.id)
-    assert (retried.status, retried.attempt) == (TaskStatus.QUEUED, 2)
-    with pytest.raises(IllegalTransitionError):
-        await world.retry(task.id)
-    jobs = [m.payload for m in world.db.outbox if m.destination == "recognition.jobs"]
-    assert [j["attempt"] for j in jobs] == [1, 2]
+# ------------------------------------------------------------------------------------ multi-page
 
 
-async def test_delete_removes_task_and_scan_and_signals_workers(world: World) -> None:
-    task = (await world.submit([Upload("a.png", b"PNG:1x1")])).tasks[0]
-    await world.delete(task.id)
+async def test_a_document_becomes_one_card_per_page_in_order_in_one_batch(world: World) -> None:
+    result = await world.submit([Upload("box12.pdf", b"DOC:3")])
+    assert result.batch is not None
+    assert [t.image.filename for t in result.tasks] == ["box12-p001.png", "box12-p002.png", "box12-p003.png"]
+    assert [t.batch_position for t in result.tasks] == [0, 1, 2]
+    sources = [t.image.source for t in result.tasks]
+    assert [(s.filename, s.number, s.count) for s in sources if s] == [("box12.pdf", n, 3) for n in (1, 2, 3)]
+    assert len(world.storage.objects) == 3
+
+
+async def test_documents_and_images_mix_and_plain_images_have_no_source(world: World) -> None:
+    result = await world.submit([Upload("a.png", b"PNG:5x5"), Upload("b.tif", b"DOC:2")])
+    assert [t.image.filename for t in result.tasks] == ["a.png", "b-p001.png", "b-p002.png"]
+    assert result.tasks[0].image.source is None
+
+
+@pytest.mark.parametrize(
+    ("uploads", "kind", "page"),
+    [
+        ([Upload("ok.png", b"PNG:1x1"), Upload("big.pdf", b"DOC:big")], RejectionKind.TOO_MANY_PIXELS, 2),
+        ([Upload("bad.pdf", b"DOC:bad")], RejectionKind.UNREADABLE, None),
+        ([Upload("long.pdf", b"DOC:30")], RejectionKind.TOO_MANY_PAGES, None),
+        ([Upload("a.pdf", b"DOC:6"), Upload("b.pdf", b"DOC:6")], RejectionKind.TOO_MANY_PAGES, None),
+    ],
+)
+async def test_page_problems_refuse_the_request_naming_file_and_page(
+    world: World, uploads: list[Upload], kind: RejectionKind, page: int | None
+) -> None:
+    with pytest.raises(UploadRejectedError) as err:
+        await world.submit(uploads)
+    assert err.value.rejection is kind
+    assert err.value.filename == uploads[-1].filename
+    assert err.value.page == page
     assert world.storage.objects == {}
-    with pytest.raises(TaskNotFoundError):
-        await world.get(task.id)
-    assert any(m.destination == "recognition.cancellations" for m in world.db.outbox)
-
-
-async def test_unknown_task_is_not_found(world: World) -> None:
-    with pytest.raises(TaskNotFoundError):
-        await world.cancel(UUID(int=999))
+    assert world.db.tasks == {}

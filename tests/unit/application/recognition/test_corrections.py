@@ -1,4 +1,4 @@
-"""CorrectTranscript, GetTranscript, the batch operations and multi-page SubmitCards, with in-memory ports."""
+"""CorrectTranscript, GetTranscript and ListRevisions with in-memory ports."""
 
 from __future__ import annotations
 
@@ -8,20 +8,18 @@ from uuid import UUID
 
 import pytest
 
-from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
 from kartoteka.application.recognition.corrections import (
     CorrectTranscript,
     GetTranscript,
     ListRevisions,
     RestoreRevision,
 )
-from kartoteka.application.recognition.errors import RejectionKind, TranscriptNotReadyError, UploadRejectedError
-from kartoteka.application.recognition.ports.tasks import BatchNotFoundError, RevisionNotFoundError
+from kartoteka.application.recognition.errors import TranscriptNotReadyError
+from kartoteka.application.recognition.ports.tasks import RevisionNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.domain.recognition.corrections import CorrectionError, EditWord, ReplaceText
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.revisions import RevisionKind, StaleRevisionError
-from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
 from tests.fakes.recognition import MagicBytesSplitter, MemoryDatabase, MemoryUnitOfWork
 from tests.fakes.shared import MagicBytesInspector, MemoryStorage
@@ -35,7 +33,7 @@ READING = Transcript(
 
 
 class World:
-    def __init__(self, max_cards: int = 10) -> None:
+    def __init__(self) -> None:
         self.db = MemoryDatabase()
         self.storage = MemoryStorage()
         counter = itertools.count(1)
@@ -44,7 +42,7 @@ class World:
             uow,
             self.storage,
             MagicBytesInspector(),
-            UploadLimits(max_upload_bytes=1000, max_pixels=10_000, max_files=5, max_cards=max_cards),
+            UploadLimits(max_upload_bytes=1000, max_pixels=10_000, max_files=5, max_cards=10),
             lambda: NOW,
             lambda: UUID(int=next(counter)),
             MagicBytesSplitter(),
@@ -52,10 +50,6 @@ class World:
         self.correct = CorrectTranscript(uow, lambda: NOW)
         self.get = GetTranscript(uow)
         self.history = ListRevisions(uow)
-        self.cancel_batch = CancelBatch(uow, lambda: NOW)
-        self.retry_batch = RetryFailedCards(uow, lambda: NOW)
-        self.delete_batch = DeleteBatch(uow, self.storage, lambda: NOW)
-        self.get_batch = GetBatch(uow)
 
     def complete(self, task_id: UUID, transcript: Transcript = READING) -> None:
         task = self.db.tasks[task_id]
@@ -64,58 +58,10 @@ class World:
         self.db.revisions.setdefault(task_id, []).extend(task.new_revisions)
         task.new_revisions.clear()
 
-    def fail(self, task_id: UUID) -> None:
-        task = self.db.tasks[task_id]
-        task.start(task.attempt, NOW)
-        task.fail(task.attempt, "boom", NOW)
-
 
 @pytest.fixture
 def world() -> World:
     return World()
-
-
-# ------------------------------------------------------------------------------------ multi-page
-
-
-async def test_a_document_becomes_one_card_per_page_in_order_in_one_batch(world: World) -> None:
-    result = await world.submit([Upload("box12.pdf", b"DOC:3")])
-    assert result.batch is not None
-    assert [t.image.filename for t in result.tasks] == ["box12-p001.png", "box12-p002.png", "box12-p003.png"]
-    assert [t.batch_position for t in result.tasks] == [0, 1, 2]
-    sources = [t.image.source for t in result.tasks]
-    assert [(s.filename, s.number, s.count) for s in sources if s] == [("box12.pdf", n, 3) for n in (1, 2, 3)]
-    assert len(world.storage.objects) == 3
-
-
-async def test_documents_and_images_mix_and_plain_images_have_no_source(world: World) -> None:
-    result = await world.submit([Upload("a.png", b"PNG:5x5"), Upload("b.tif", b"DOC:2")])
-    assert [t.image.filename for t in result.tasks] == ["a.png", "b-p001.png", "b-p002.png"]
-    assert result.tasks[0].image.source is None
-
-
-@pytest.mark.parametrize(
-    ("uploads", "kind", "page"),
-    [
-        ([Upload("ok.png", b"PNG:1x1"), Upload("big.pdf", b"DOC:big")], RejectionKind.TOO_MANY_PIXELS, 2),
-        ([Upload("bad.pdf", b"DOC:bad")], RejectionKind.UNREADABLE, None),
-        ([Upload("long.pdf", b"DOC:30")], RejectionKind.TOO_MANY_PAGES, None),
-        ([Upload("a.pdf", b"DOC:6"), Upload("b.pdf", b"DOC:6")], RejectionKind.TOO_MANY_PAGES, None),
-    ],
-)
-async def test_page_problems_refuse_the_request_naming_file_and_page(
-    world: World, uploads: list[Upload], kind: RejectionKind, page: int | None
-) -> None:
-    with pytest.raises(UploadRejectedError) as err:
-        await world.submit(uploads)
-    assert err.value.rejection is kind
-    assert err.value.filename == uploads[-1].filename
-    assert err.value.page == page
-    assert world.storage.objects == {}
-    assert world.db.tasks == {}
-
-
-# ----------------------------------------------------------------------------------- corrections
 
 
 async def submitted_and_read(world: World) -> UUID:
@@ -177,42 +123,3 @@ async def test_no_transcript_no_correction_and_unknown_revisions(world: World) -
     world.complete(task_id)
     with pytest.raises(RevisionNotFoundError):
         await world.get(task_id, 3)
-
-
-# --------------------------------------------------------------------------------------- batches
-
-
-async def test_batch_cancel_retry_and_delete_go_card_by_card(world: World) -> None:
-    submitted = await world.submit([Upload("box.pdf", b"DOC:4")])
-    assert submitted.batch is not None
-    batch_id = submitted.batch.id
-    ids = [t.id for t in submitted.tasks]
-    world.complete(ids[0])
-    world.fail(ids[1])
-    world.db.tasks[ids[2]].start(1, NOW)  # running
-
-    cancelled = await world.cancel_batch(batch_id)
-    assert [t.id for t in cancelled.changed] == ids[2:]
-    assert [t.status for t in cancelled.changed] == [TaskStatus.CANCELLING, TaskStatus.CANCELLED]
-    assert [t.id for t in cancelled.unchanged] == ids[:2]
-
-    retried = await world.retry_batch(batch_id)
-    assert [(t.id, t.status, t.attempt) for t in retried.changed] == [(ids[1], TaskStatus.QUEUED, 2)]
-    summary = await world.get_batch(batch_id)
-    assert summary.counts[TaskStatus.QUEUED] == 1
-
-    assert await world.delete_batch(batch_id) == 4
-    assert world.db.tasks == {}
-    assert world.storage.objects == {}
-    with pytest.raises(BatchNotFoundError):
-        await world.get_batch(batch_id)
-    stops = [m for m in world.db.outbox if m.destination == "recognition.cancellations"]
-    assert len(stops) >= 4  # every card's worker is told, the running one included
-
-
-async def test_a_batch_operation_retries_a_lost_race(world: World) -> None:
-    submitted = await world.submit([Upload("box.pdf", b"DOC:2")])
-    assert submitted.batch is not None
-    world.db.conflicts = 1
-    cancelled = await world.cancel_batch(submitted.batch.id)
-    assert len(cancelled.changed) == 2
