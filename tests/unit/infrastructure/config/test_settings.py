@@ -6,15 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kartoteka.infrastructure.config.settings import (
-    CONFIG_PATH_VARIABLE,
-    ConfigurationError,
-    iter_variables,
-    load_settings,
-)
-from kartoteka.infrastructure.config.template import render_env_template
-
-ROOT = Path(__file__).resolve().parents[2]
+from kartoteka.infrastructure.config.settings import CONFIG_PATH_VARIABLE, ConfigurationError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -101,17 +93,3 @@ def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
     config.write_text("recognition:\n  detectr:\n    conf: 0.4\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"recognition\.detectr"):
         load_settings(config)
-
-
-def test_env_template_is_up_to_date() -> None:
-    # Regenerate with: python -m kartoteka.infrastructure.config.template > .env.local.template
-    assert (ROOT / ".env.local.template").read_text(encoding="utf-8") == render_env_template()
-
-
-def test_env_template_lists_every_variable() -> None:
-    template = (ROOT / ".env.local.template").read_text(encoding="utf-8")
-    listed = {line.split("=", 1)[0].lstrip("# ").strip() for line in template.splitlines() if "=" in line}
-    expected = {name for name, _, _ in iter_variables()}
-    assert expected <= listed, f"missing from .env.local.template: {sorted(expected - listed)}"
-    stale = {name for name in listed if name.startswith("KARTOTEKA__")} - expected
-    assert not stale, f".env.local.template names settings that do not exist: {sorted(stale)}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -196,29 +195,6 @@ def test_version_changes_with_the_configuration_and_the_class_version(tmp_path: 
     assert registry(tmp_path, {"k": other_kwargs}).version_of("k") != base
     other_class = weights_entry(weights, target=f"{FAKES}.OtherVersionEmbedder")
     assert registry(tmp_path, {"k": other_class}).version_of("k") != base
-
-
-def test_digests_are_cached_by_path_size_and_mtime(tmp_path: Path) -> None:
-    weights = tmp_path / "w.bin"
-    weights.write_bytes(b"AAAA")
-    before = registry(tmp_path, {"k": weights_entry(weights)}).version_of("k")
-    st = weights.stat()
-    # Same size and mtime: trusted from the cache file without reading the bytes again.
-    weights.write_bytes(b"BBBB")
-    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert registry(tmp_path, {"k": weights_entry(weights)}).version_of("k") == before
-    # A touched file is hashed again.
-    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    assert registry(tmp_path, {"k": weights_entry(weights)}).version_of("k") != before
-    assert (tmp_path / "digests.json").is_file()
-
-
-def test_an_unreadable_digest_cache_is_ignored(tmp_path: Path) -> None:
-    weights = tmp_path / "w.bin"
-    weights.write_bytes(b"w")
-    reference = registry(tmp_path, {"k": weights_entry(weights)}).version_of("k")
-    (tmp_path / "digests.json").write_text("{not json", encoding="utf-8")
-    assert registry(tmp_path, {"k": weights_entry(weights)}).version_of("k") == reference
 
 
 def test_weight_files_reported_by_the_class_count_too(tmp_path: Path) -> None:

@@ -60,13 +60,3 @@ def test_unusable_values_are_refused_by_name(monkeypatch: pytest.MonkeyPatch, va
     with pytest.raises(ConfigurationError) as refused:
         load_settings()
     assert variable in str(refused.value)
-
-
-def test_the_api_does_not_start_with_the_placeholder_secret(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from kartoteka.entrypoint import EXIT_CONFIG, main
-
-    monkeypatch.setenv("KARTOTEKA__AUTH__KIND", "otp")
-    assert main(["api"]) == EXIT_CONFIG
-    assert "auth.secret_key must be set" in capsys.readouterr().err
