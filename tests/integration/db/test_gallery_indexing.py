@@ -32,7 +32,7 @@ from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWor
 from kartoteka.infrastructure.db.schema import embedding_models, gallery_directories, gallery_images, image_vectors
 from kartoteka.infrastructure.imaging.gallery_files import GalleryFiles
 from kartoteka.infrastructure.imaging.thumbnails import PillowThumbnailMaker
-from tests.unit.fakes import MemoryStorage
+from tests.fakes.shared import MemoryStorage
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MODEL = EmbeddingModelId("stub", "v1")

@@ -30,7 +30,7 @@ from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork
 from kartoteka.infrastructure.db.schema import embedding_models, gallery_images, outbox
 from kartoteka.infrastructure.db.schema import image_vectors as v
-from tests.unit.fakes import MemoryStorage
+from tests.fakes.shared import MemoryStorage
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from lxml import etree
 from kartoteka.infrastructure.config.settings import Settings
 from tests.integration.http.conftest import ACUTE, finish_task, stressed_card
 from tests.integration.http.test_recognition_api import image_bytes, stored_keys
-from tests.unit.test_exports import load_schema
+from tests.schemas import load_schema
 
 STRESSED = f"Ба{ACUTE}тюшка"
 

@@ -21,9 +21,9 @@ from kartoteka.di import api_container
 from kartoteka.infrastructure.clock import utc_now
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.presentation.http.app import create_app
+from tests.fakes.shared import FakeClock
 from tests.harness.redis import RedisServer
 from tests.harness.smtp import SmtpServer
-from tests.unit.identity.fakes import FakeClock
 
 ROOT = "root@example.org"
 SECRET = "test-secret-" + "k" * 40

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from kartoteka.application.identity.ports import RateLimit, RateLimiterUnavailableError
 from kartoteka.infrastructure.ratelimit.redis_rate_limiter import KEY_PREFIX, RedisRateLimiter
+from tests.fakes.shared import FakeClock
 from tests.harness.network import free_port
 from tests.harness.redis import RedisServer
-from tests.unit.identity.fakes import FakeClock
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ from kartoteka.domain.identity.users import LastAdminError, User
 from kartoteka.infrastructure.db.identity.credentials import SqlCredentialStore
 from kartoteka.infrastructure.db.identity.unit_of_work import SqlIdentityUnitOfWork
 from kartoteka.infrastructure.mail.addresses import EmailValidatorSyntax
-from tests.unit.identity.fakes import START, CountingSecrets, FakeClock, MemoryMailer, MemoryRateLimiter
+from tests.fakes.identity import CountingSecrets, MemoryMailer, MemoryRateLimiter
+from tests.fakes.shared import START, FakeClock
 
 TABLES = "login_attempts, api_tokens, sessions, otp_challenges, users"
 
