@@ -67,7 +67,9 @@ LIVE_PAUSED = (
     "resume when it is back"
 )
 
-ErrorFrame = Callable[[str, Any, ErrorKind], dict[str, Any]]
+ErrorFrame = Callable[[str, Any, int], dict[str, Any]]
+MALFORMED = STATUS[ErrorKind.MALFORMED]
+INTERNAL_ERROR = 500
 
 
 class SubscriptionRefused(Refusal):
@@ -99,12 +101,12 @@ def render_legacy(task: RecognitionTask | None, message: TaskMessage) -> dict[st
     return LegacyTaskOut.of(task).to_json()
 
 
-def _error(message: str, detail: Any = None, kind: ErrorKind = ErrorKind.MALFORMED) -> dict[str, Any]:
+def _error(message: str, detail: Any = None, status: int = MALFORMED) -> dict[str, Any]:
     """``/api/ws``'s error frame; ``status`` is what the same refusal would be answered over HTTP."""
-    return {"type": "error", "error": message, "detail": detail, "status": STATUS[kind]}
+    return {"type": "error", "error": message, "detail": detail, "status": status}
 
 
-def _legacy_error(message: str, detail: Any = None, kind: ErrorKind = ErrorKind.MALFORMED) -> dict[str, Any]:
+def _legacy_error(message: str, detail: Any = None, status: int = MALFORMED) -> dict[str, Any]:
     """The old clients' error frame, ``{"error", "detail"}`` (docs/contracts.md)."""
     return {"error": message, "detail": detail}
 
@@ -224,12 +226,12 @@ async def _serve(
                     raise Refusal("frames must be JSON", kind=ErrorKind.MALFORMED) from None
                 await handle(frame)
             except Refusal as refusal:
-                subscriber.offer(error(refusal.message, refusal.detail, refusal.kind))
+                subscriber.offer(error(refusal.message, refusal.detail, STATUS[refusal.kind]))
             except (ValueError, TypeError, RecursionError) as exc:
-                subscriber.offer(error(str(exc) or "invalid frame", None, ErrorKind.MALFORMED))
-            except Exception:  # a bug answering one frame must not cost the client its socket
+                subscriber.offer(error(str(exc) or "invalid frame", None, MALFORMED))
+            except Exception as exc:  # a bug answering one frame must not cost the client its socket
                 log.exception("unexpected error answering a frame on %s", websocket.url.path)
-                subscriber.offer(error("internal error", None, ErrorKind.UNAVAILABLE))
+                subscriber.offer(error("internal error", type(exc).__name__, INTERNAL_ERROR))
     except WebSocketDisconnect:
         pass
     finally:
@@ -271,7 +273,7 @@ async def live_updates(
 
     async def say_if_paused() -> None:
         if not await hub.subscribed(LIVE_WAIT_S):
-            subscriber.offer(_error(UNAVAILABLE_MESSAGE, LIVE_PAUSED, ErrorKind.UNAVAILABLE))
+            subscriber.offer(_error(UNAVAILABLE_MESSAGE, LIVE_PAUSED, STATUS[ErrorKind.UNAVAILABLE]))
 
     async def ids_for(frame: dict[str, Any]) -> set[UUID]:
         if "batch" in frame:
