@@ -48,6 +48,7 @@ from tests.harness.s3 import S3Server
 from tests.harness.served import base_url, served
 from tests.harness.smtp import SmtpServer
 from tests.integration.identity.conftest import ROOT, SECRET, Api
+from tests.openapi import operation_for
 
 SOME_ID = "00000000-0000-0000-0000-000000000001"
 ANSWER_WITHIN_S = 2.0  # "about a second", with room for a busy two-core test machine
@@ -299,6 +300,7 @@ async def test_every_route_answers_at_once_while_a_server_is_down_and_recovers(
     requests = calls(running.app, running.ids)
     requests.append(Call("upload an image", "POST", "/api/images", {"data": {"directory": "."}}))
     client = running.client
+    spec = (await client.get("/openapi.json")).json()
     before = await walk(client, requests)
     unexpected = {c.name: a.status for c, a in before.items() if a.status >= 500 and not NEEDS_INDEX.search(c.name)}
     assert unexpected == {}, "the baseline has server errors"
@@ -307,6 +309,14 @@ async def test_every_route_answers_at_once_while_a_server_is_down_and_recovers(
         during = await walk(client, requests)
         problems = {c.name: p for c, a in during.items() if (p := a.problem()) is not None}
         assert problems == {}
+        undocumented = {
+            c.name: a.status
+            for c, a in during.items()
+            if a.status >= 400
+            and (op := operation_for(spec, c.method, c.url.split("?")[0])) is not None
+            and str(a.status) not in op["responses"]
+        }
+        assert undocumented == {}, "answers the OpenAPI schema does not list"
         by_name = {c.name: a.status for c, a in during.items()}
         assert by_name["GET /ready"] == 503
         otp = running.settings.auth.kind == "otp"
