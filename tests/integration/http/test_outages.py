@@ -439,3 +439,48 @@ async def test_a_socket_and_a_stream_stay_open_while_redis_is_down_and_catch_up(
         finally:
             for listener in listeners:
                 listener.cancel()
+
+
+@pytest.fixture
+async def searchable_model(stack: Stack) -> AsyncIterator[None]:
+    """A complete index, so that a search asks an embedding worker (there is none: it waits, then 503)."""
+    from sqlalchemy import delete
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
+    from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
+    from kartoteka.infrastructure.db.schema import embedding_models
+
+    engine = create_async_engine(stack.database.url)
+    model = EmbeddingModelId(f"outage-{uuid.uuid4().hex[:8]}", "1")
+    registry = SqlModelRegistry(engine)
+    await registry.register(model, 8, supports_text=True)
+    await registry.mark_ready(model)
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(delete(embedding_models).where(embedding_models.c.key == model.key))
+        await engine.dispose()
+
+
+async def test_a_search_while_the_job_broker_is_down_answers_503_at_once(
+    running: Running, stack: Stack, searchable_model: None
+) -> None:
+    """The api's one use of the broker: a query goes to an embedding worker and back (none runs here, so
+    even with the broker up the answer is a 503, after the second the search may wait)."""
+    broker = stack.server("rabbitmq") if running.settings.broker.url else stack.redis
+    searches = [
+        Call("by sketch", "POST", "/api/images/similarity-search", {"files": {"image": ("b", png(), "image/png")}}),
+        Call("by text", "POST", "/api/images/search-by-text", {"json": {"text": "дом"}}),
+    ]
+    before = await walk(running.client, searches)
+    assert {a.status for a in before.values()} == {503}  # no worker answers within the second it is given
+    with broker.down():
+        during = await walk(running.client, searches)
+    assert {c.name: a.problem() for c, a in during.items()} == {"by sketch": None, "by text": None}
+    assert {a.status for a in during.values()} == {503}
+    await eventually_ready(running.client)
+    after = await walk(running.client, searches)
+    assert {a.status for a in after.values()} == {503}
+    assert all(a.elapsed_s < ANSWER_WITHIN_S for a in after.values())
