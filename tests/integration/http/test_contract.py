@@ -20,10 +20,12 @@ import pytest
 from fastapi import FastAPI
 
 from kartoteka.di import api_container
+from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.presentation.http.access import WS, route_table
 from kartoteka.presentation.http.app import create_app
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
+from tests.harness.served import base_url, served
 from tests.harness.smtp import SmtpServer
 from tests.integration.http.conftest import api_settings
 from tests.integration.identity.conftest import ROOT, SECRET, Api
@@ -162,10 +164,10 @@ async def test_a_405_names_every_method_of_the_path(contract: Contract) -> None:
             url = concrete(template)
             by_path[url] = {m for pattern, m in table if pattern.match(url)}
     wrong = []
-    for url, served in by_path.items():
-        refused = next(m for m in ("PATCH", "PUT", "DELETE", "POST", "GET") if m not in served)
+    for url, methods in by_path.items():
+        refused = next(m for m in ("PATCH", "PUT", "DELETE", "POST", "GET") if m not in methods)
         response = await contract.client.request(refused, url)
-        expected = served | ({"HEAD"} if "GET" in served else set())
+        expected = methods | ({"HEAD"} if "GET" in methods else set())
         allow = {m.strip() for m in response.headers.get("allow", "").split(",") if m.strip()}
         if response.status_code != 405 or allow != expected or not response.json().get("error"):
             wrong.append(f"{refused} {url}: {response.status_code} Allow {sorted(allow)}, expected {sorted(expected)}")
@@ -178,3 +180,30 @@ async def test_health_answers_with_and_without_the_slash_for_anyone(contract: Co
         assert (response.status_code, response.json()) == (200, {"status": "ok"})
         assert "location" not in response.headers
         assert (await contract.anonymous.head(path)).status_code == 200
+
+
+async def test_a_500_leaves_a_kept_alive_connection_usable(settings: Settings) -> None:
+    """Through uvicorn: the next request on the connection of a 500 gets its answer."""
+    app = create_app(api_container(settings))
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/recognition/broken", broken, methods=["GET"])
+    seen: set[int] = set()
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.add(scope["client"][1])
+        await app(scope, receive, send)
+
+    async with (
+        served(recording, settings) as server,
+        httpx.AsyncClient(base_url=base_url(server), limits=httpx.Limits(max_connections=1)) as client,
+    ):
+        failed = await client.get("/api/recognition/broken")
+        assert (failed.status_code, failed.json()) == (500, {"error": "internal error", "detail": "RuntimeError"})
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/api/recognition/broken")).status_code == 500
+        assert (await client.get("/health/")).status_code == 200
+    assert len(seen) == 1  # one connection served them all
