@@ -57,20 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = _serve_process(serve)
         return started if started else (codes[0] if codes else 0)
     if args.command == "api":
-        import uvicorn
+        from kartoteka.runtime.api import run_api
 
-        from kartoteka.di import api_container
-        from kartoteka.presentation.http.app import create_app
-
-        app = create_app(api_container(settings))
-        uvicorn.run(
-            app,
-            host=settings.api.host,
-            port=settings.api.port,
-            log_level="info",
-            ws_per_message_deflate=settings.api.ws_per_message_deflate,
-        )
-        return 0
+        return 0 if run_api(settings) else EXIT_UNAVAILABLE
     if args.command == "migrate":
         from kartoteka.infrastructure.db.migrate import upgrade
 

@@ -85,7 +85,12 @@ class IdentityProvider(Provider):
     def auth_options(self, settings: Settings) -> AuthOptions:
         """Synchronous on purpose: the app reads it with ``get_sync`` to know which routes to mount."""
         a = settings.auth
-        return AuthOptions(enabled=a.kind == "otp", cookie_secure=a.cookie_secure, purge_interval_s=a.purge_interval_s)
+        return AuthOptions(
+            enabled=a.kind == "otp",
+            cookie_secure=a.cookie_secure,
+            purge_interval_s=a.purge_interval_s,
+            session_recheck_s=a.session_recheck_s,
+        )
 
     @provide
     def rate_limiter(self, redis: Redis, clock: Clock) -> RateLimiter:

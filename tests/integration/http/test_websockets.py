@@ -22,6 +22,8 @@ from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.progress_feed import RedisProgressFeed
 from kartoteka.presentation.http.app import create_app
 from kartoteka.presentation.http.live import LiveHub
+from kartoteka.presentation.http.ws import MAX_FRAME_CHARS, MAX_IDS_PER_FRAME, MAX_IDS_PER_SOCKET, MAX_MESSAGE_BYTES
+from kartoteka.runtime.api import uvicorn_config
 from kartoteka.runtime.relay import run_relay
 from tests.integration.http.conftest import finish_task
 
@@ -58,7 +60,8 @@ async def service(settings: Settings) -> AsyncIterator[Service]:
     container = api_container(settings)
     app = create_app(container)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    # Configured as `kartoteka api` runs it: the WebSocket message limit is part of what is tested.
+    server = uvicorn.Server(uvicorn_config(app, settings, port=port, log_level="warning", lifespan="off"))
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
     relay = asyncio.create_task(run_relay(settings, stop))
@@ -212,3 +215,62 @@ async def test_a_correction_is_pushed_to_subscribers(service: Service) -> None:
                     return frame
 
         assert (await asyncio.wait_for(legacy_text(), 15))["status"]["type"] == "completed"
+
+
+async def test_hostile_frames_get_error_frames_and_the_socket_stays(service: Service) -> None:
+    """Binary, nested past the parser, nested ids, too long to parse: each an error frame, the socket open."""
+    async with websockets.connect(service.ws + "/api/ws") as ws:
+        for bad, status in (
+            (b"\x00\x01binary", 400),
+            ("[" * 30_000 + "]" * 30_000, 400),  # deeper than json.loads goes, shorter than a frame may be
+            (json.dumps({"op": "subscribe", "tasks": [[[[["x"]]]]]}), 400),
+            (json.dumps({"op": "subscribe", "tasks": ["x" * (MAX_FRAME_CHARS + 1)]}), 413),
+        ):
+            await ws.send(bad)
+            frame = await receive(ws)
+            assert (frame["type"], frame["status"]) == ("error", status), frame
+            assert frame["error"]
+        await ws.send(json.dumps({"op": "ping"}))
+        assert (await receive(ws))["type"] == "pong"
+    async with websockets.connect(service.ws + "/task/status") as legacy:
+        await legacy.send(b"\x00binary")
+        assert set(json.loads(await legacy.recv())) == {"error", "detail"}
+        await legacy.send("[" * 30_000 + "]" * 30_000)
+        assert "error" in json.loads(await legacy.recv())
+        task = (await service.submit())["tasks"][0]
+        await legacy.send(json.dumps({"id": task["id"]}))
+        assert json.loads(await legacy.recv())["id"] == task["id"]
+
+
+def _ids(count: int) -> list[str]:
+    return [str(uuid.uuid4()) for _ in range(count)]
+
+
+async def test_task_ids_are_capped_per_frame_and_per_socket(service: Service) -> None:
+    async with websockets.connect(service.ws + "/api/ws", max_size=None) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "tasks": _ids(MAX_IDS_PER_FRAME + 1)}))
+        refused = await receive(ws)
+        assert (refused["type"], refused["status"]) == ("error", 413)
+        assert refused["detail"]["max_ids_per_frame"] == MAX_IDS_PER_FRAME
+        assert service.hub.watched == 0  # nothing of a refused frame is followed
+
+        for _ in range(MAX_IDS_PER_SOCKET // MAX_IDS_PER_FRAME):
+            await ws.send(json.dumps({"op": "subscribe", "tasks": _ids(MAX_IDS_PER_FRAME)}))
+            assert len((await receive(ws, "snapshot"))["missing"]) == MAX_IDS_PER_FRAME
+        await ws.send(json.dumps({"op": "subscribe", "tasks": _ids(1)}))
+        full = await receive(ws)
+        assert (full["type"], full["status"]) == ("error", 413)
+        assert full["detail"]["max_ids_per_socket"] == MAX_IDS_PER_SOCKET
+        assert service.hub.watched == MAX_IDS_PER_SOCKET
+
+        await ws.send(json.dumps({"op": "ping"}))
+        assert (await receive(ws))["type"] == "pong"
+
+
+async def test_a_message_past_the_server_limit_closes_the_socket_with_1009(service: Service) -> None:
+    async with websockets.connect(service.ws + "/api/ws", max_size=None) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "tasks": ["0" * MAX_MESSAGE_BYTES]}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009  # message too big: refused by the server before it is read in full

@@ -99,6 +99,13 @@ class AuthSettings(BaseModel):
     purge_interval_s: int = Field(
         3600, ge=10, le=86_400, description="How often the api deletes expired challenges and sessions."
     )
+    session_recheck_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often an open WebSocket or event stream checks that its session is still valid and "
+        "its role still suffices; one that is not is closed (logout, a deleted account, a demotion).",
+    )
     smtp: SmtpSettings = SmtpSettings()
 
     @field_validator("otp_alphabet")

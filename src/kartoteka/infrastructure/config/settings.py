@@ -7,6 +7,7 @@ a message that names the setting and the variable that would set it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -168,6 +169,24 @@ class ApiSettings(Section):
         description="Compress WebSocket messages. Off by default: status events are small, and compression "
         "state roughly doubles the memory each open socket costs.",
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Proxies trusted to say who the client is (X-Forwarded-For, X-Forwarded-Proto): "
+        "comma-separated addresses or networks, or * for any. Empty trusts none, so a client cannot "
+        "pick the address its rate limits count against; set it to the reverse proxy's address.",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network (or *)") from None
+        return ",".join(entries)
 
 
 class Settings(BaseSettings):

@@ -11,6 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kartoteka.application.shared.database import DatabaseUnavailableError
 
 
+def connection_lost(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the database went away (an outage), not that a statement was wrong (a bug)."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, OSError)  # a reset or timed-out socket (TimeoutError is an OSError)
+
+
 @asynccontextmanager
 async def connected(engine: AsyncEngine, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
     """A connection (in a transaction with ``begin``); losing or not getting one is DatabaseUnavailableError.
@@ -27,8 +34,8 @@ async def connected(engine: AsyncEngine, *, begin: bool = False) -> AsyncIterato
                 yield conn
         else:
             yield conn
-    except DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+    except (DBAPIError, OSError) as exc:
+        if connection_lost(exc):
             raise DatabaseUnavailableError(f"database connection lost: {type(exc).__name__}") from exc
         raise
     finally:

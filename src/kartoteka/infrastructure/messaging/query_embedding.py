@@ -14,7 +14,7 @@ from uuid import uuid4
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker
-from taskiq.exceptions import ResultGetError, SendTaskError, TaskiqResultTimeoutError
+from taskiq.exceptions import TaskiqResultTimeoutError
 from taskiq.kicker import AsyncKicker
 
 from kartoteka.application.gallery.errors import EncoderUnavailableError, QueryNotUsableError
@@ -84,12 +84,14 @@ class TaskiqQueryEncoder:
     async def _ask(self, request: dict[str, Any]) -> list[float]:
         await self._start()
         try:
-            task = await self._kicker.kiq(request)
-            result = await task.wait_result(check_interval=0.01, timeout=self._timeout_s)
-        except TaskiqResultTimeoutError:
+            # Bounded as a whole: a broker that is reconnecting may hold the send itself.
+            async with asyncio.timeout(self._timeout_s + 1.0):
+                task = await self._kicker.kiq(request)
+                result = await task.wait_result(check_interval=0.01, timeout=self._timeout_s)
+        except (TaskiqResultTimeoutError, TimeoutError):
             raise EncoderUnavailableError(f"no embedding worker answered within {self._timeout_s:g} s") from None
-        except (SendTaskError, ResultGetError, RedisError, OSError) as exc:
-            raise EncoderUnavailableError(f"cannot reach the embedding workers: {exc}") from exc
+        except Exception as exc:  # the broker or the result store (Redis) went away on the way: a restart, a drop
+            raise EncoderUnavailableError(f"cannot reach the embedding workers: {type(exc).__name__}: {exc}") from exc
         if result.is_err:
             raise EncoderUnavailableError(f"the embedding worker failed: {result.error}")
         answer: dict[str, Any] = result.return_value

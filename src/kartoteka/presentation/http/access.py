@@ -6,10 +6,14 @@ API tokens. The rules are written out here, route pattern by route pattern, and
 the app refuses to start when a route has none: a new route cannot slip out
 unguarded. WebSockets and the SSE stream are checked the same way, with the
 same cookie or bearer token; a refused socket is closed before it is accepted.
+Once open, they check again every ``auth.session_recheck_s`` (``access_lost``):
+a logout, a deleted account or a demotion closes them within that time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,8 +27,10 @@ from starlette.websockets import WebSocket
 from kartoteka.application.identity.errors import AuthenticationRequiredError, PermissionDeniedError
 from kartoteka.domain.errors import Refusal
 from kartoteka.domain.identity.roles import Role
-from kartoteka.presentation.http.auth import identify
-from kartoteka.presentation.http.errors import refusal_response
+from kartoteka.presentation.http.auth import AuthOptions, identify, identify_again
+from kartoteka.presentation.http.errors import STATUS, refusal_response
+
+log = logging.getLogger(__name__)
 
 PUBLIC = None
 WS = "WS"  # the "method" of a WebSocket route
@@ -50,7 +56,7 @@ SLASH = "/?"
 
 # First match wins; the order goes from particular to general.
 RULES: tuple[Rule, ...] = (
-    _rule(READ, r"/health|/ready|/docs.*|/redoc|/openapi\.json", PUBLIC),
+    _rule(READ, r"/health/?|/ready|/docs.*|/redoc|/openapi\.json", PUBLIC),
     _rule(READ + " " + WRITE, r"/api/auth/.*|/api/session(/.*)?", PUBLIC),  # logging in needs no login
     _rule(READ + " " + WRITE, r"/api/(users|tokens)(/.*)?", Role.ADMIN),
     # Searching is reading, even where the query travels in a POST body.
@@ -106,6 +112,44 @@ def _example(template: str) -> str:
     return re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", template)
 
 
+def _role_for(scope: Scope) -> Role | None:
+    method = WS if scope["type"] == "websocket" else scope["method"]
+    try:
+        return required_role(method, scope["path"])
+    except UnguardedRouteError:
+        return Role.ADMIN  # an unknown path is refused by routing anyway; never open by default
+
+
+def close_code(refusal: Refusal) -> int:
+    """The WebSocket close code for a refusal: 4000 + its HTTP status (4401, 4403, ...)."""
+    return 4000 + STATUS[refusal.kind]
+
+
+async def access_lost(conn: HTTPConnection) -> Refusal:
+    """Returns, with the refusal, once the credential this socket or stream was opened with no longer
+    admits it (logged out, expired, the user deleted or demoted, the token revoked); never returns
+    for a route open to all, or when authentication is off.
+
+    A check that cannot be made (the database is down) keeps the connection: an outage is not a
+    logout, and the next check decides.
+    """
+    role = _role_for(conn.scope)
+    options: AuthOptions = conn.app.state.auth_options
+    if role is None or not options.enabled:
+        await asyncio.Future()  # until cancelled
+    while True:
+        await asyncio.sleep(options.session_recheck_s)
+        try:
+            principal = await identify_again(conn)
+        except Refusal as exc:
+            log.info("could not re-check the credential of %s: %s", conn.scope["path"], exc)
+            continue
+        if not principal.authenticated:
+            return AuthenticationRequiredError()
+        if role is not None and not principal.may(role):
+            return PermissionDeniedError()
+
+
 class AccessControl:
     """ASGI middleware applying ``RULES`` to every request and WebSocket before routing."""
 
@@ -116,15 +160,12 @@ class AccessControl:
         if scope["type"] not in {"http", "websocket"}:
             await self._app(scope, receive, send)
             return
-        method = WS if scope["type"] == "websocket" else scope["method"]
-        try:
-            role = required_role(method, scope["path"])
-        except UnguardedRouteError:
-            role = Role.ADMIN  # an unknown path is refused by routing anyway; never open by default
+        role = _role_for(scope)
         if role is None:
             await self._app(scope, receive, send)
             return
-        conn: HTTPConnection = WebSocket(scope, receive, send) if method == WS else Request(scope, receive)
+        websocket = scope["type"] == "websocket"
+        conn: HTTPConnection = WebSocket(scope, receive, send) if websocket else Request(scope, receive)
         try:
             principal = await identify(conn)
             if not principal.authenticated:
@@ -138,9 +179,8 @@ class AccessControl:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
-    response = refusal_response(refusal)
     if scope["type"] == "websocket":
         # Closed before it is accepted: the handshake is answered 403, the close code says why.
-        await send({"type": "websocket.close", "code": 4000 + response.status_code, "reason": refusal.message})
+        await send({"type": "websocket.close", "code": close_code(refusal), "reason": refusal.message})
         return
-    await response(scope, receive, send)
+    await refusal_response(refusal)(scope, receive, send)

@@ -23,7 +23,9 @@ from kartoteka.presentation.http import (
     ws,
 )
 from kartoteka.presentation.http.access import AccessControl, check_every_route_has_a_rule
-from kartoteka.presentation.http.errors import install_error_handlers
+from kartoteka.presentation.http.errors import UnexpectedErrors, install_error_handlers
+from kartoteka.presentation.http.methods import HttpMethods
+from kartoteka.presentation.http.openapi import document_errors
 
 
 def create_app(container: AsyncContainer) -> FastAPI:
@@ -57,6 +59,11 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.include_router(gallery.router)
     app.include_router(gallery_sse.router)
     check_every_route_has_a_rule(app)  # a route without a rule stops start-up, never runs open
+    document_errors(app, auth_options.enabled)
+    # The last added runs first: unexpected errors are caught around everything, HEAD is a GET
+    # before the access rules see it.
     app.add_middleware(AccessControl)
+    app.add_middleware(HttpMethods)
+    app.add_middleware(UnexpectedErrors)
     setup_dishka(container, app)
     return app

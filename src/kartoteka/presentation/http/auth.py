@@ -61,6 +61,7 @@ class AuthOptions:
     enabled: bool = False  # auth.kind otp
     cookie_secure: bool = True
     purge_interval_s: float = 3600.0
+    session_recheck_s: float = 5.0  # how often an open socket or stream checks its credential again
 
 
 # ------------------------------------------------------------------------------ who is calling
@@ -97,6 +98,13 @@ async def identify(conn: HTTPConnection) -> Principal:
     principal = await authenticate(conn.cookies.get(SESSION_COOKIE), bearer_token(conn))
     setattr(conn.state, PRINCIPAL_STATE, principal)
     return principal
+
+
+async def identify_again(conn: HTTPConnection) -> Principal:
+    """Who the credentials of this connection stand for now, read afresh (a long-lived socket or stream
+    asks again and again: the session may have ended, the user may be gone or have another role)."""
+    authenticate = await _container(conn).get(Authenticate)
+    return await authenticate(conn.cookies.get(SESSION_COOKIE), bearer_token(conn))
 
 
 # Who is calling, for a route that records it (the author of a correction, the submitter of a card).

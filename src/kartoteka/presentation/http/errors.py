@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kartoteka.application.identity.errors import RateLimitedError
 from kartoteka.domain.errors import ErrorKind, Refusal
@@ -81,14 +82,53 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        # OpenAPI's ValidationError: loc, msg and type (the input is not echoed back).
+        problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return error(422, "the request is not valid", problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail), None)
+        return error(exc.status_code, str(exc.detail), None, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error(500, "internal error", type(exc).__name__)
+        return _internal_error(request.method, request.url.path, exc)
+
+
+def _internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return error(500, "internal error", type(exc).__name__)
+
+
+class UnexpectedErrors:
+    """A 500 for an exception nothing else handled, without closing the connection.
+
+    Starlette's last-resort handler answers and then raises the exception again for the server,
+    and uvicorn closes the connection after it: a client that reuses its connection (keep-alive,
+    a pool) then gets no answer to its next request. Caught here, inside that handler, the
+    answer is the same JSON 500 and the connection stays usable. Once the answer has started
+    there is nothing left to say, and the exception goes on to the server. Install it outside
+    every other middleware of the app (``add_middleware`` last).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise
+            await _internal_error(scope["method"], scope["path"], exc)(scope, receive, send)

@@ -3,12 +3,15 @@
 Frames are ``event: <EventClassName>\\ndata: <json>\\n\\n``; ``FileEmbeddedEvent`` (what the web UI
 listens for) goes out together with ``ImagesIndexedEvent`` (the same payload under its other
 name; see docs/contracts.md), and an idle stream gets a keep-alive comment every 15 s so proxies
-keep it open.
+keep it open. While the event bus is down the stream stays open (keep-alives go on) and its events
+resume when the bus is back. Every ``auth.session_recheck_s`` the stream checks its credential
+again, and ends once a logout, an expiry, a deleted account or a demotion has taken it away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from kartoteka.application.shared.live_messages import FileEmbeddedEvent, GalleryEvent, encode
+from kartoteka.presentation.http.access import access_lost
 from kartoteka.presentation.http.live import LiveHub
 
 router = APIRouter(prefix="/api/fs", tags=["gallery"])
@@ -49,19 +53,28 @@ async def file_events(request: Request, hub: FromDishka[LiveHub]) -> StreamingRe
     queue = hub.open_gallery()
 
     async def stream() -> AsyncIterator[str]:
+        lost = asyncio.create_task(access_lost(request))
         try:
             # Say "connected" once events flow, so a client that acts right after hears of it. If the
             # event bus is down the stream still opens (and keeps alive) and catches up when it is back.
             await hub.subscribed(SUBSCRIBE_WAIT_S)
             yield ": connected\n\n"
             while not await request.is_disconnected():
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEP_ALIVE_S)
-                except TimeoutError:
+                event = asyncio.create_task(queue.get())
+                await asyncio.wait({event, lost}, timeout=KEEP_ALIVE_S, return_when=asyncio.FIRST_COMPLETED)
+                if not event.done():
+                    event.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await event
+                if not event.cancelled():  # taken from the queue: sent even when the stream ends now
+                    yield frames(event.result())
+                if lost.done():
+                    yield f": {lost.result().message}; the stream ends\n\n"
+                    return
+                if event.cancelled():
                     yield ": keep-alive\n\n"
-                    continue
-                yield frames(event)
         finally:
+            lost.cancel()
             hub.close_gallery(queue)
 
     return StreamingResponse(

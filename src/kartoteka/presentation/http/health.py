@@ -14,6 +14,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
+@router.get("/health/", include_in_schema=False)  # the spelling the old recognition clients call
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from kartoteka.infrastructure.config.settings import CONFIG_PATH_VARIABLE, ConfigurationError, load_settings
+from kartoteka.infrastructure.config.settings import CONFIG_PATH_VARIABLE, ConfigurationError, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -93,3 +94,11 @@ def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
     config.write_text("recognition:\n  detectr:\n    conf: 0.4\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"recognition\.detectr"):
         load_settings(config)
+
+
+def test_forwarded_allow_ips_takes_addresses_and_networks_only() -> None:
+    given = Settings.model_validate({"api": {"forwarded_allow_ips": " 10.0.0.1, 10.1.0.0/16 ,*"}})
+    assert given.api.forwarded_allow_ips == "10.0.0.1,10.1.0.0/16,*"
+    assert Settings().api.forwarded_allow_ips == ""  # no proxy is trusted unless configured
+    with pytest.raises(ValidationError, match="not an IP address"):
+        Settings.model_validate({"api": {"forwarded_allow_ips": "proxy.example"}})

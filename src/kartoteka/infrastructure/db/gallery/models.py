@@ -92,7 +92,7 @@ class SqlModelRegistry:
         return None if row is None else _record(row)
 
     async def building(self) -> list[ModelRecord]:
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             rows = await conn.execute(select(m).where(m.c.state == ModelState.BUILDING.value).order_by(m.c.created_at))
             return [_record(r) for r in rows]
 

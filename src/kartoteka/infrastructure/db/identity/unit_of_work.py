@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kartoteka.application.identity.ports import (
@@ -18,7 +17,6 @@ from kartoteka.application.identity.ports import (
     UserNotFoundError,
     UserPage,
 )
-from kartoteka.application.shared.database import DatabaseUnavailableError
 from kartoteka.domain.identity.api_tokens import ApiToken
 from kartoteka.domain.identity.attempts import LoginAttempt
 from kartoteka.domain.identity.challenges import OtpChallenge
@@ -207,13 +205,6 @@ class SqlIdentityUnitOfWork(SqlTransaction):
         self.tokens = SqlApiTokenRepository(conn)
         self.attempts = SqlLoginAttemptLog(conn)
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await super().__aexit__(exc_type, exc, tb)
-        if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
-            raise DatabaseUnavailableError(f"database connection lost: {type(exc).__name__}") from exc
 
     async def commit(self) -> None:
         assert self._conn is not None

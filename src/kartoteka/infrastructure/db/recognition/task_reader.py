@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.recognition.ports.task_reader import InvalidCursorError, TaskFilter, TaskPage
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
+from kartoteka.infrastructure.db.connection import connected
 from kartoteka.infrastructure.db.recognition.repositories import task_from_row
 from kartoteka.infrastructure.db.schema import recognition_tasks as t
 
@@ -65,7 +66,7 @@ class SqlTaskReader:
             .where(and_(True, *_conditions(where, with_status=False)))
             .group_by(t.c.status)
         )
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             rows = list(await conn.execute(query.limit(limit + 1)))
             counts = dict.fromkeys(TaskStatus, 0)
             for status, count in await conn.execute(counts_query):
@@ -77,6 +78,6 @@ class SqlTaskReader:
     async def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, RecognitionTask]:
         if not task_ids:
             return {}
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             rows = await conn.execute(select(t).where(t.c.id.in_(list(task_ids))))
             return {task.id: task for task in map(task_from_row, rows)}

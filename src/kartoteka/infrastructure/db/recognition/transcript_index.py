@@ -33,6 +33,7 @@ from sqlalchemy.types import Text
 from kartoteka.application.recognition.ports.transcript_index import IndexedLine, IndexHit, IndexQuery
 from kartoteka.domain.recognition.search_forms import search_words
 from kartoteka.domain.recognition.transcript import Transcript
+from kartoteka.infrastructure.db.connection import connected
 from kartoteka.infrastructure.db.schema import SEARCH_CONFIG, transcript_search
 from kartoteka.infrastructure.db.schema import search_words as lexicon
 
@@ -154,7 +155,7 @@ class SqlTranscriptIndex:
         if not terms:
             return {}
         found: dict[str, list[str]] = {t: [] for t in terms}
-        async with self._engine.begin() as conn:
+        async with connected(self._engine, begin=True) as conn:
             await conn.execute(_THRESHOLD, {"value": str(TRIGRAM_THRESHOLD)})
             rows = await conn.execute(
                 _SIMILAR, {"terms": list(terms), "keys": [trigram_key(t) for t in terms], "per_term": per_term}
@@ -177,7 +178,7 @@ class SqlTranscriptIndex:
         statement = _SEARCH_ALL
         if query.batch_id is not None:
             statement, params["batch"] = _SEARCH_BATCH, query.batch_id
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             rows = list(await conn.execute(statement, params))
         return [
             IndexHit(
