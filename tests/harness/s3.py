@@ -23,6 +23,9 @@ from .process import register_cleanup
 __all__ = ["REGION", "START_TIMEOUT", "S3Server", "running_s3", "weed_binary"]
 
 START_TIMEOUT = 60.0
+# A bucket per test, each a SeaweedFS collection with a volume of its own: far more than the
+# default (one volume per free gigabyte of disk), and cheap, since test objects are small.
+MAX_VOLUMES = 2000
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,9 @@ class S3Server:
 def running_s3(workdir: Path) -> Iterator[S3Server]:
     """Start ``weed mini`` with one generated admin identity."""
     workdir.mkdir(parents=True, exist_ok=True)
-    server = EmbeddedS3(workdir, free_port_block(PORT_OFFSETS), region=REGION, start_timeout=START_TIMEOUT)
+    server = EmbeddedS3(
+        workdir, free_port_block(PORT_OFFSETS), region=REGION, start_timeout=START_TIMEOUT, max_volumes=MAX_VOLUMES
+    )
     stop = register_cleanup(server.stop)
     try:
         server.start()

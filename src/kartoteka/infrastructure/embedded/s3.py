@@ -66,6 +66,12 @@ class EmbeddedS3(EmbeddedServer):
     Keys are generated on first start and stored in ``<data_dir>/secrets/s3.json`` (0600).
     ``port`` is the S3 port; the four ports after it and the same five plus 10000 (gRPC) are
     used too. ``port=None`` means 18333 when that block is free, else any free block.
+
+    Every bucket is a SeaweedFS collection with at least one volume of its own, and by default
+    the number of volumes is the free disk space divided by the volume size limit (up to 1 GB):
+    about one bucket per free gigabyte, after which every write fails with ``InternalError``.
+    One service needs one bucket; ``max_volumes`` raises the count where many buckets hold
+    little data (a test session makes a bucket per test).
     """
 
     name = "s3"
@@ -78,8 +84,10 @@ class EmbeddedS3(EmbeddedServer):
         *,
         region: str = REGION,
         start_timeout: float = START_TIMEOUT,
+        max_volumes: int | None = None,
     ) -> None:
         super().__init__(data_dir)
+        self.max_volumes = max_volumes
         self.host = LOOPBACK
         self.region = region
         self.start_timeout = start_timeout
@@ -153,6 +161,8 @@ class EmbeddedS3(EmbeddedServer):
             # Mini mode waits a second before stopping the volume server; nothing needs that here.
             "-volume.preStopSeconds=0",
         ]
+        if self.max_volumes is not None:
+            argv.append(f"-volume.max={self.max_volumes}")
         argv += self._socket_flags()
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         process = self._spawn(argv, env=env, cwd=self.server_dir)
