@@ -26,7 +26,7 @@ lint: setup
 	$(VENV)/lint-imports --no-cache
 
 test: lint
-	$(VENV)/python -m pytest
+	KARTOTEKA_NO_SKIPS=1 $(VENV)/python -m pytest
 
 test-fast: setup
 	$(VENV)/python -m pytest tests/unit

@@ -21,7 +21,7 @@ from kartoteka.infrastructure.ml.offline import prepare_offline_environment  # n
 prepare_offline_environment()
 
 # Real-server fixtures (PostgreSQL, RabbitMQ, Redis, S3, SMTP), started only when a test asks.
-pytest_plugins = ["tests.harness.fixtures", "tests.harness.database"]
+pytest_plugins = ["tests.harness.fixtures", "tests.harness.database", "tests.harness.no_skips"]
 
 
 @pytest.fixture(scope="session")
