@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "recognize":
         return asyncio.run(_recognize(settings, args))
+    if args.command == "eval":
+        return asyncio.run(_evaluate(settings, args))
     if args.command == "serve":
         from kartoteka.infrastructure.embedded.stack import default_data_dir
         from kartoteka.runtime.serve import ServeOptions, run_serve
@@ -131,6 +133,38 @@ async def _recognize(settings: Settings, args: argparse.Namespace) -> int:
             print(f"kartoteka: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         return await print_transcripts(recognize, args.cards, args.format, sys.stdout, sys.stderr)
+    finally:
+        await container.close()
+
+
+async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from kartoteka.application.recognition.evaluate import EvaluateRecognition
+    from kartoteka.application.shared.models import ModelUnavailableError
+    from kartoteka.di import CardRecognition, recognition_container
+    from kartoteka.infrastructure.ground_truth.directory import find_ground_truth, samples
+    from kartoteka.infrastructure.ground_truth.xml_formats import GroundTruthError
+    from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
+    from kartoteka.presentation.cli.evaluate import TerminalProgress, print_json, print_table
+
+    try:
+        pairs = find_ground_truth(args.directory)
+    except GroundTruthError as exc:
+        print(f"kartoteka: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    container = recognition_container(settings)
+    try:
+        try:
+            recognize = await container.get(CardRecognition)
+        except (ModelUnavailableError, DeviceUnavailableError) as exc:
+            print(f"kartoteka: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            evaluation = await EvaluateRecognition(recognize)(samples(pairs), TerminalProgress(len(pairs), sys.stderr))
+        except GroundTruthError as exc:
+            print(f"kartoteka: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        (print_json if args.format == "json" else print_table)(evaluation, max(args.worst, 0), sys.stdout)
+        return 0
     finally:
         await container.close()
 

@@ -87,3 +87,49 @@ def test_console_script_runs_in_a_fresh_process(config: Path, card_files: list[P
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["transcript"]["width"] > 0
+
+
+def test_eval_scores_cards_against_their_ground_truth(
+    config: Path, card_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = card_files[0].parent  # write_cards put ground_truth.json beside the scans
+    assert main(["--config", str(config), "eval", "--format", "json", "--worst", "1", str(directory)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    truth = json.loads((directory / "ground_truth.json").read_text(encoding="utf-8"))
+    assert report["cards"] == 2
+    assert report["detection"]["expected"] == sum(len(line) for card in truth for line in card["lines"])
+    assert [m["role"] for m in report["models"]] == ["detector", "recognizer"]
+    assert len(report["worst"]) == 1
+    for key in ("cer", "wer", "stress_accuracy", "detection_f1", "line_accuracy", "words_per_s"):
+        assert report[key] >= 0, key
+    assert report["failed"] == []
+
+
+def test_eval_against_what_the_pipeline_reads_is_perfect(
+    config: Path, card_files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same coordinates, text and reading order on both sides: any slip in the chain shows here."""
+    assert main(["--config", str(config), "recognize", *map(str, card_files)]) == 0
+    readings = json.loads(capsys.readouterr().out)
+    truth = []
+    for card, reading in zip(card_files, readings, strict=True):
+        (tmp_path / card.name).write_bytes(card.read_bytes())
+        read_lines = reading["transcript"]["lines"]
+        lines = [[{"text": w["text"], "box": w["box"]} for w in line["words"]] for line in read_lines]
+        truth.append({"file": card.name, "lines": lines})
+    (tmp_path / "ground_truth.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
+    assert main(["--config", str(config), "eval", "--format", "json", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["cer"], report["wer"], report["detection_f1"], report["line_accuracy"]) == (0.0, 0.0, 1.0, 1.0)
+    assert report["stress_accuracy"] == 1.0
+
+
+def test_eval_prints_a_table_and_refuses_a_directory_without_ground_truth(
+    config: Path, card_files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "eval", str(card_files[0].parent)]) == 0
+    table = capsys.readouterr().out
+    for row in ("cards", "CER", "WER", "stress marks", "word detection", "line grouping", "model (recognizer)"):
+        assert row in table
+    assert main(["--config", str(config), "eval", str(tmp_path)]) == 2
+    assert "no ground_truth.json and no PAGE or ALTO files" in capsys.readouterr().err

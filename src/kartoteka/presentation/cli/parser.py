@@ -26,6 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
     recognize.add_argument("cards", nargs="+", type=Path, metavar="CARD", help="image files")
     recognize.add_argument("--format", choices=("json", "txt"), default="json", help="output format (default json)")
 
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure the configured models against ground truth (CER, WER, stress marks, detection, lines)",
+        description="Read every card of DIR with the configured models and compare with its ground truth: "
+        "ground_truth.json (synthetic cards) and PAGE 2019 or ALTO v4 XML next to their scans.",
+    )
+    evaluate.add_argument("directory", type=Path, metavar="DIR", help="cards with their ground truth")
+    evaluate.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
+    evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N worst cards (default 5)")
+
     serve = commands.add_parser(
         "serve",
         help="run the whole service on this machine (embedded servers when none are configured)",
