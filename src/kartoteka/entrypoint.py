@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from kartoteka.infrastructure.config.settings import ConfigurationError, Settings, load_settings
 from kartoteka.infrastructure.ml.offline import prepare_offline_environment
@@ -138,20 +138,26 @@ async def _recognize(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from kartoteka.application.recognition.evaluate import EvaluateRecognition
+    from kartoteka.application.recognition.evaluate import EvaluateRecognition, EvaluationSample
+    from kartoteka.application.recognition.ground_truth import CorrectionsAsGroundTruth
+    from kartoteka.application.shared.database import DatabaseUnavailableError
     from kartoteka.application.shared.models import ModelUnavailableError
-    from kartoteka.di import CardRecognition, recognition_container
+    from kartoteka.application.shared.storage import StorageUnavailableError
+    from kartoteka.di import CardRecognition, evaluation_container, recognition_container
     from kartoteka.infrastructure.ground_truth.directory import find_ground_truth, samples
     from kartoteka.infrastructure.ground_truth.xml_formats import GroundTruthError
     from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
     from kartoteka.presentation.cli.evaluate import TerminalProgress, print_json, print_table
 
-    try:
-        pairs = find_ground_truth(args.directory)
-    except GroundTruthError as exc:
-        print(f"kartoteka: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    container = recognition_container(settings)
+    if args.from_corrections:
+        container = evaluation_container(settings)
+    else:
+        try:
+            pairs = find_ground_truth(args.directory)
+        except GroundTruthError as exc:
+            print(f"kartoteka: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        container = recognition_container(settings)
     try:
         try:
             recognize = await container.get(CardRecognition)
@@ -159,9 +165,20 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
             print(f"kartoteka: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         try:
-            evaluation = await EvaluateRecognition(recognize)(samples(pairs), TerminalProgress(len(pairs), sys.stderr))
+            if args.from_corrections:
+                corrected: AsyncIterator[EvaluationSample] = (await container.get(CorrectionsAsGroundTruth))()
+                evaluation = await EvaluateRecognition(recognize)(corrected)
+            else:
+                progress = TerminalProgress(len(pairs), sys.stderr)
+                evaluation = await EvaluateRecognition(recognize)(samples(pairs), progress)
         except GroundTruthError as exc:
             print(f"kartoteka: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        except (DatabaseUnavailableError, StorageUnavailableError) as exc:
+            print(f"kartoteka: cannot read the corrections: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        if not evaluation.scores and args.from_corrections:
+            print("kartoteka: no card's latest revision is a correction yet; nothing to measure", file=sys.stderr)
             return EXIT_CONFIG
         (print_json if args.format == "json" else print_table)(evaluation, max(args.worst, 0), sys.stdout)
         return 0

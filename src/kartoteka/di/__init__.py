@@ -24,6 +24,7 @@ from kartoteka.di.identity import IdentityProvider
 from kartoteka.di.messaging import LiveProvider, ReadinessProvider, RelayProvider
 from kartoteka.di.recognition import (
     CardRecognition,
+    GroundTruthProvider,
     RecognitionApiProvider,
     RecognitionModelsProvider,
     RecognitionWorkerProvider,
@@ -37,6 +38,7 @@ __all__ = [
     "ConsumerBrokers",
     "WorkerQueues",
     "api_container",
+    "evaluation_container",
     "recognition_container",
     "relay_container",
     "watcher_container",
@@ -84,6 +86,13 @@ def relay_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
 
 def watcher_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
     return make_async_container(ServersProvider(), WatcherProvider(), *overrides, context={Settings: settings})
+
+
+def evaluation_container(settings: Settings) -> AsyncContainer:
+    """The pipeline with the database and storage that hold the linguists' corrections."""
+    return make_async_container(
+        ServersProvider(), RecognitionModelsProvider(), GroundTruthProvider(), context={Settings: settings}
+    )
 
 
 def recognition_container(settings: Settings) -> AsyncContainer:

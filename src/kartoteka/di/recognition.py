@@ -10,7 +10,9 @@ from PIL import Image
 from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
 from kartoteka.application.recognition.corrections import CorrectTranscript, GetTranscript, ListRevisions
 from kartoteka.application.recognition.exports import ExportBatch, ExportTranscript
+from kartoteka.application.recognition.ground_truth import CorrectionsAsGroundTruth
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
+from kartoteka.application.recognition.ports.corrected_cards import CorrectedCards
 from kartoteka.application.recognition.ports.exports import ExportBundler, ExportFormats
 from kartoteka.application.recognition.ports.pages import PageSplitter
 from kartoteka.application.recognition.ports.progress import CancellationProbe, ProgressFeed, ProgressStore
@@ -26,6 +28,7 @@ from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.layout import LayoutRules
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.recognition.cancellation import SqlCancellationProbe
+from kartoteka.infrastructure.db.recognition.corrected_cards import SqlCorrectedCards
 from kartoteka.infrastructure.db.recognition.progress_store import SqlProgressStore
 from kartoteka.infrastructure.db.recognition.task_reader import SqlTaskReader
 from kartoteka.infrastructure.db.recognition.transcript_index import SqlTranscriptIndex
@@ -94,6 +97,15 @@ class RecognitionWorkerProvider(Provider):
     @provide
     def recognizer(self, recognize: CardRecognition) -> CardRecognizer:
         return recognize
+
+
+class GroundTruthProvider(Provider):
+    """The archive's corrected cards as ground truth (``kartoteka eval --from-corrections``)."""
+
+    scope = Scope.APP
+
+    cards = provide(SqlCorrectedCards, provides=CorrectedCards)
+    samples = provide(CorrectionsAsGroundTruth)
 
 
 class RecognitionApiProvider(Provider):

@@ -30,9 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="measure the configured models against ground truth (CER, WER, stress marks, detection, lines)",
         description="Read every card of DIR with the configured models and compare with its ground truth: "
-        "ground_truth.json (synthetic cards) and PAGE 2019 or ALTO v4 XML next to their scans.",
+        "ground_truth.json (synthetic cards) and PAGE 2019 or ALTO v4 XML next to their scans; or, with "
+        "--from-corrections, the cards in the configured database whose latest revision a person made.",
     )
-    evaluate.add_argument("directory", type=Path, metavar="DIR", help="cards with their ground truth")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("directory", type=Path, nargs="?", metavar="DIR", help="cards with their ground truth")
+    source.add_argument(
+        "--from-corrections", action="store_true", help="the archive's corrected cards (database and S3)"
+    )
     evaluate.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
     evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N worst cards (default 5)")
 
