@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 
 from kartoteka.infrastructure.config.settings import ConfigurationError, Settings, load_settings
 from kartoteka.infrastructure.ml.offline import prepare_offline_environment
@@ -40,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_recognize(settings, args))
     if args.command == "eval":
         return asyncio.run(_evaluate(settings, args))
+    if args.command == "dataset":
+        problem = _dataset_problem(args)
+        if problem:
+            print(f"kartoteka: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
+        return asyncio.run(_dataset(settings, args))
     if args.command == "serve":
         from kartoteka.infrastructure.embedded.stack import default_data_dir
         from kartoteka.runtime.serve import ServeOptions, run_serve
@@ -184,6 +191,59 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await container.close()
+
+
+def _dataset_problem(args: argparse.Namespace) -> str | None:
+    out: Path = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        return f"{out} is not an empty directory; a training set is written into a new one"
+    if not 0 <= args.validation < 1:
+        return "--validation is a share of the cards, at least 0 and below 1"
+    if getattr(args, "cards", 1) < 1:
+        return "--cards must be at least 1"
+    return None
+
+
+async def _dataset(settings: Settings, args: argparse.Namespace) -> int:
+    from kartoteka.application.recognition.evaluate import EvaluationSample
+    from kartoteka.application.recognition.ground_truth import CorrectionsAsGroundTruth
+    from kartoteka.application.recognition.training_sets import BuildTrainingSet
+    from kartoteka.application.shared.database import DatabaseUnavailableError
+    from kartoteka.application.shared.images import UnreadableImageError
+    from kartoteka.application.shared.storage import StorageUnavailableError
+    from kartoteka.di import corrections_container
+    from kartoteka.infrastructure.datasets.folder_writer import FolderTrainingSet
+    from kartoteka.infrastructure.ground_truth.directory import find_ground_truth, samples
+    from kartoteka.infrastructure.ground_truth.xml_formats import GroundTruthError
+    from kartoteka.presentation.cli.datasets import print_summary
+
+    out: Path = args.out
+    build = BuildTrainingSet(FolderTrainingSet(out, settings.recognition.max_pixels), args.validation)
+    if args.dataset_command == "synth":
+        try:
+            from kartoteka_dev.synthetic_samples import synthetic_samples
+        except ModuleNotFoundError as exc:
+            print(f"kartoteka: synthetic cards come with a checkout's developer tools ({exc})", file=sys.stderr)
+            return EXIT_CONFIG
+        print_summary(await build(synthetic_samples(args.cards, args.seed)), out, sys.stdout)
+        return 0
+    try:
+        if args.source is not None:
+            print_summary(await build(samples(find_ground_truth(args.source))), out, sys.stdout)
+            return 0
+        container = corrections_container(settings)
+        try:
+            corrected: AsyncIterator[EvaluationSample] = (await container.get(CorrectionsAsGroundTruth))()
+            print_summary(await build(corrected), out, sys.stdout)
+        finally:
+            await container.close()
+    except (GroundTruthError, UnreadableImageError) as exc:
+        print(f"kartoteka: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (DatabaseUnavailableError, StorageUnavailableError) as exc:
+        print(f"kartoteka: cannot read the corrections: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    return 0
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ __all__ = [
     "ConsumerBrokers",
     "WorkerQueues",
     "api_container",
+    "corrections_container",
     "evaluation_container",
     "recognition_container",
     "relay_container",
@@ -93,6 +94,11 @@ def evaluation_container(settings: Settings) -> AsyncContainer:
     return make_async_container(
         ServersProvider(), RecognitionModelsProvider(), GroundTruthProvider(), context={Settings: settings}
     )
+
+
+def corrections_container(settings: Settings) -> AsyncContainer:
+    """The corrected cards alone, no models (``kartoteka dataset export --from-corrections``)."""
+    return make_async_container(ServersProvider(), GroundTruthProvider(), context={Settings: settings})
 
 
 def recognition_container(settings: Settings) -> AsyncContainer:

@@ -133,3 +133,31 @@ def test_eval_prints_a_table_and_refuses_a_directory_without_ground_truth(
         assert row in table
     assert main(["--config", str(config), "eval", str(tmp_path)]) == 2
     assert "no ground_truth.json and no PAGE or ALTO files" in capsys.readouterr().err
+
+
+def test_dataset_synth_and_export_write_training_sets(
+    card_files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synth = tmp_path / "synth"
+    assert main(["dataset", "synth", str(synth), "--cards", "2", "--seed", "40", "--validation", "0.5"]) == 0
+    assert "validation" in capsys.readouterr().out
+    crops = [
+        json.loads(line)
+        for split in ("train", "validation")
+        if (synth / "recognizer" / split / "metadata.jsonl").exists()
+        for line in (synth / "recognizer" / split / "metadata.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len({c["card"] for c in crops}) == 2
+    assert len(list((synth / "detector" / "images").rglob("*.png"))) == 2
+    assert (synth / "detector" / "data.yaml").is_file()
+
+    assert main(["dataset", "synth", str(synth), "--cards", "2"]) == 2  # never mixed into an earlier set
+    assert "not an empty directory" in capsys.readouterr().err
+
+    exported = tmp_path / "exported"
+    assert main(["dataset", "export", str(exported), "--from", str(card_files[0].parent)]) == 0
+    truth = json.loads((card_files[0].parent / "ground_truth.json").read_text(encoding="utf-8"))
+    written = sum(
+        len(p.read_text(encoding="utf-8").splitlines()) for p in (exported / "recognizer").rglob("metadata.jsonl")
+    )
+    assert written == sum(len(line) for card in truth for line in card["lines"])

@@ -114,3 +114,10 @@ def test_only_cards_whose_latest_revision_a_person_made_are_measured(
     truth_words = [w for i, w in enumerate(reading.words) if w.text or i == 0]  # word 0 now reads "до́м"
     assert report["wer"] == pytest.approx(1 / len(truth_words))
     assert report["stress"]["missing"] == 1
+
+    # The same cards become a training set, with the person's text on the word they retyped.
+    assert main(["dataset", "export", str(tmp_path / "set"), "--from-corrections", "--validation", "0"]) == 0
+    metadata = (tmp_path / "set" / "recognizer" / "train" / "metadata.jsonl").read_text(encoding="utf-8")
+    records = [json.loads(line) for line in metadata.splitlines()]
+    assert records[0]["text"] == "до\u0301м"
+    assert {r["card"] for r in records} == {f"{corrected}/карточка.png"}

@@ -41,6 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
     evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N worst cards (default 5)")
 
+    dataset = commands.add_parser(
+        "dataset",
+        help="write training sets: word crops for the recogniser, a YOLO set for the detector",
+        description="Writes OUT/recognizer (an image folder with metadata.jsonl, as `datasets` loads it) and "
+        "OUT/detector (images, labels, data.yaml, as ultralytics trains on it), split by card.",
+    )
+    dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True, metavar="DATASET_COMMAND")
+    synth = dataset_commands.add_parser("synth", help="a training set of synthetic cards (needs a checkout)")
+    synth.add_argument("out", type=Path, metavar="OUT", help="an empty or new directory")
+    synth.add_argument("--cards", type=int, required=True, help="number of cards")
+    synth.add_argument("--seed", type=int, default=0, help="first card's seed (default 0)")
+    export = dataset_commands.add_parser("export", help="a training set of the archive's corrected cards, or of DIR")
+    export.add_argument("out", type=Path, metavar="OUT", help="an empty or new directory")
+    export_source = export.add_mutually_exclusive_group(required=True)
+    export_source.add_argument("--from-corrections", action="store_true", help="corrected cards (database and S3)")
+    export_source.add_argument("--from", dest="source", type=Path, metavar="DIR", help="a ground-truth directory")
+    for command in (synth, export):
+        command.add_argument(
+            "--validation", type=float, default=0.1, metavar="SHARE", help="share of cards to validate on (0.1)"
+        )
+
     serve = commands.add_parser(
         "serve",
         help="run the whole service on this machine (embedded servers when none are configured)",
