@@ -41,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_recognize(settings, args))
     if args.command == "eval":
         return asyncio.run(_evaluate(settings, args))
+    if args.command == "train":
+        return _train(args)
     if args.command == "dataset":
         problem = _dataset_problem(args)
         if problem:
@@ -191,6 +193,69 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await container.close()
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Training runs in this process, on the device asked for; the worker loads what it writes unchanged."""
+    import torch
+
+    from kartoteka.infrastructure.ml.runtime import available_cpus
+    from kartoteka.infrastructure.ml.training.recognizer import TrainingDataError
+
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"kartoteka: --device {device}: no CUDA device is available here", file=sys.stderr)
+        return EXIT_CONFIG
+    torch.set_num_threads(args.threads or available_cpus())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        if args.train_command == "recognizer":
+            from kartoteka.infrastructure.ml.training.recognizer import RecognizerTraining, train_recognizer
+
+            data = args.data / "recognizer" if (args.data / "recognizer").is_dir() else args.data
+            job = RecognizerTraining(
+                data=data,
+                out=args.out,
+                base=args.base,
+                size=args.size,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                learning_rate=args.lr,
+                eval_every=args.eval_every,
+                precision=args.precision,
+                device=device,
+                seed=args.seed,
+                resume=args.resume,
+            )
+            result = train_recognizer(job, lambda line: print(line, file=sys.stderr, flush=True))
+            cer = "n/a" if result.validation_cer is None else f"{result.validation_cer:.4f}"
+            print(f"{args.out}: {result.steps} steps in {result.seconds / 60:.1f} min, validation CER {cer}")
+            return 0
+        from kartoteka.infrastructure.ml.training.detector import DetectorTraining, train_detector
+
+        data = args.data if args.data.suffix in {".yaml", ".yml"} else args.data / "detector" / "data.yaml"
+        if not data.is_file() and (args.data / "data.yaml").is_file():
+            data = args.data / "data.yaml"
+        done = train_detector(
+            DetectorTraining(
+                data=data,
+                out=args.out,
+                base=args.base,
+                epochs=args.epochs,
+                imgsz=args.imgsz,
+                batch_size=args.batch_size,
+                device=device,
+                threads=args.threads,
+                onnx=args.onnx,
+                seed=args.seed,
+            )
+        )
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in done.metrics.items() if "mAP" in k or "precision" in k)
+        print(f"{done.model}: {done.epochs} epochs in {done.seconds / 60:.1f} min; {figures}")
+        return 0
+    except TrainingDataError as exc:
+        print(f"kartoteka: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _dataset_problem(args: argparse.Namespace) -> str | None:

@@ -62,6 +62,36 @@ def build_parser() -> argparse.ArgumentParser:
             "--validation", type=float, default=0.1, metavar="SHARE", help="share of cards to validate on (0.1)"
         )
 
+    train = commands.add_parser(
+        "train",
+        help="train the recogniser or the detector on a training set (kartoteka dataset)",
+        description="Writes a directory the worker loads as it is: recognizer.model or detector.model.",
+    )
+    train_commands = train.add_subparsers(dest="train_command", required=True, metavar="TRAIN_COMMAND")
+    recognizer = train_commands.add_parser("recognizer", help="fine-tune TrOCR, or train a small one from scratch")
+    recognizer.add_argument("--data", type=Path, required=True, help="a dataset directory (or its recognizer/)")
+    recognizer.add_argument("--base", default="scratch", help="a TrOCR checkpoint directory, or 'scratch'")
+    recognizer.add_argument("--out", type=Path, required=True, help="where the trained model goes")
+    recognizer.add_argument("--size", choices=("tiny", "small"), default="small", help="from scratch: model size")
+    recognizer.add_argument("--steps", type=int, default=2000)
+    recognizer.add_argument("--batch-size", type=int, default=32)
+    recognizer.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (fine-tuning: try 5e-5)")
+    recognizer.add_argument("--eval-every", type=int, default=250, metavar="STEPS")
+    recognizer.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    recognizer.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    detector = train_commands.add_parser("detector", help="train the YOLO word detector (ultralytics)")
+    detector.add_argument("--data", type=Path, required=True, help="a dataset directory (or its data.yaml)")
+    detector.add_argument("--base", default="yolo11n.yaml", help="an architecture .yaml or a .pt checkpoint")
+    detector.add_argument("--out", type=Path, required=True, help="where model.pt goes")
+    detector.add_argument("--epochs", type=int, default=50)
+    detector.add_argument("--imgsz", type=int, default=640)
+    detector.add_argument("--batch-size", type=int, default=8)
+    detector.add_argument("--onnx", action="store_true", help="also export model.onnx")
+    for command in (recognizer, detector):
+        command.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+        command.add_argument("--threads", type=int, help="torch threads on the CPU (default: all cores)")
+        command.add_argument("--seed", type=int, default=0)
+
     serve = commands.add_parser(
         "serve",
         help="run the whole service on this machine (embedded servers when none are configured)",

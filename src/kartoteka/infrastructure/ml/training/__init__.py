@@ -1,0 +1,1 @@
+"""Training the recogniser and the detector on Kartoteka's own training sets (``kartoteka train``)."""
