@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -20,6 +21,9 @@ EXIT_UNAVAILABLE = 3
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "models" and args.models_command == "pull":
+        # The one command that talks to the hub: read before the hub client is first imported.
+        os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "0"
     prepare_offline_environment()
     if args.command == "dev":
         try:
@@ -41,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_recognize(settings, args))
     if args.command == "eval":
         return asyncio.run(_evaluate(settings, args))
+    if args.command == "models":
+        return _models(settings, args)
     if args.command == "train":
         return _train(args)
     if args.command == "dataset":
@@ -193,6 +199,29 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await container.close()
+
+
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    from kartoteka.infrastructure.ml.model_hub import ModelDownloadError, configured_models, locate, pull
+    from kartoteka.presentation.cli.models import print_presence
+
+    configured = configured_models(settings, with_onnx=args.onnx)
+    if args.models_command == "list":
+        print_presence([locate(m) for m in configured], args.format, sys.stdout)
+        return 0
+    wanted = args.models or [m.reference for m in configured if locate(m).problem and "/" in m.reference]
+    failed = 0
+    for reference in wanted:
+        try:
+            path = pull(reference, revision=args.revision, to=args.to)
+        except ModelDownloadError as exc:
+            print(f"kartoteka: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{reference}: {path}")
+    if not wanted:
+        print("every configured model is already here (kartoteka models list)")
+    return EXIT_UNAVAILABLE if failed else 0
 
 
 def _train(args: argparse.Namespace) -> int:

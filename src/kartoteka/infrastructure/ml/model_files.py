@@ -21,15 +21,21 @@ def resolve_model_path(reference: str, *, role: str) -> Path:
     candidate = Path(reference).expanduser()
     if candidate.exists():
         return candidate
-    if _HUB_ID.match(reference) and not reference.startswith((".", "/")):
+    if is_hub_id(reference):
         cached = _from_hub_cache(reference)
         if cached is not None:
             return cached
         raise ModelUnavailableError(
             f"{role} model {reference!r} is not a local path and is not in the hub cache "
-            f"({_hub_cache_dir()}); download it there or set the model setting to a local path"
+            f"({_hub_cache_dir()}); fetch it with `kartoteka models pull` where the hub is reachable, or set the model "
+            "setting to a local path"
         )
     raise ModelUnavailableError(f"{role} model path {str(candidate)!r} does not exist")
+
+
+def is_hub_id(reference: str) -> bool:
+    """``owner/name`` that is not a path someone meant (``./a/b`` or ``/a/b``)."""
+    return bool(_HUB_ID.match(reference)) and not reference.startswith((".", "/"))
 
 
 def pick_file(path: Path, filename: str, suffixes: tuple[str, ...], *, role: str) -> Path:

@@ -92,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--threads", type=int, help="torch threads on the CPU (default: all cores)")
         command.add_argument("--seed", type=int, default=0)
 
+    models = commands.add_parser(
+        "models",
+        help="the configured models: which are here (list), and fetching them from the hub (pull)",
+        description="Nothing downloads at run time: pull the configured checkpoints once, where the hub is "
+        "reachable (HF_ENDPOINT, HF_TOKEN), into the hub cache or --to DIR.",
+    )
+    models_commands = models.add_subparsers(dest="models_command", required=True, metavar="MODELS_COMMAND")
+    listing = models_commands.add_parser("list", help="what is configured, what is here, and each identity")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    pulling = models_commands.add_parser("pull", help="download the configured models (resumes a partial one)")
+    pulling.add_argument("models", nargs="*", metavar="OWNER/NAME", help="hub ids (default: the configured ones)")
+    pulling.add_argument("--to", type=Path, metavar="DIR", help="into DIR/<owner>/<name> instead of the hub cache")
+    pulling.add_argument("--revision", help="a branch, tag or commit (default: main)")
+    for command in (listing, pulling):
+        command.add_argument("--onnx", action="store_true", help="include the recogniser's published ONNX export")
+
     serve = commands.add_parser(
         "serve",
         help="run the whole service on this machine (embedded servers when none are configured)",
