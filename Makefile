@@ -1,5 +1,5 @@
 # Kartoteka developer commands. `make test` works on a fresh machine: it installs what it needs.
-.PHONY: setup run recognize-demo demo lint test test-fast bench bench-service bench-fulltext bench-gallery clean
+.PHONY: setup run recognize-demo demo lint test test-deploy test-fast bench bench-service bench-fulltext bench-gallery clean
 
 VENV := .venv/bin
 DEMO := var/demo
@@ -27,6 +27,14 @@ lint: setup
 
 test: lint
 	KARTOTEKA_NO_SKIPS=1 $(VENV)/python -m pytest
+
+# The deployment files, checked with no engine: hadolint, Compose v2's own validation, the compose-spec schema.
+COMPOSE := .venv/lib/python3.11/site-packages/compose/docker-compose
+test-deploy: setup
+	$(VENV)/hadolint Dockerfile
+	$(COMPOSE) -f compose.yaml config -q
+	$(COMPOSE) -f compose-infra.yaml config -q
+	$(VENV)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml compose-infra.yaml
 
 test-fast: setup
 	$(VENV)/python -m pytest tests/unit
