@@ -32,7 +32,7 @@ DOCKER_HEADER = """\
 
 #: What the containers of compose.yaml need instead of the loopback defaults.
 DOCKER_VALUES = {
-    "KARTOTEKA__API__HOST": "0.0.0.0",  # noqa: S104  # inside a container, behind compose's published port
+    "KARTOTEKA__API__HOST": "0.0.0.0",  # inside a container, behind compose's published port
     "KARTOTEKA__DATABASE__URL": "postgresql+asyncpg://kartoteka:kartoteka@postgres:5432/kartoteka",
     "KARTOTEKA__S3__ENDPOINT": "minio:9000",
     "KARTOTEKA__S3__ACCESS_KEY": "kartoteka",
