@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"kartoteka: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.command in {"serve", "api", "worker", "relay", "watcher", "migrate"}:
+        from kartoteka.infrastructure.observability.log_records import configure_logging
+
+        configure_logging(settings.logging.format, settings.logging.level)
     if args.command == "recognize":
         return asyncio.run(_recognize(settings, args))
     if args.command == "eval":
@@ -129,7 +133,6 @@ async def _until_signalled(body: Callable[[asyncio.Event], Awaitable[None]]) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     await body(stop)
     return 0
 

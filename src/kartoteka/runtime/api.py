@@ -22,7 +22,8 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
     options: dict[str, Any] = {
         "host": settings.api.host,
         "port": settings.api.port,
-        "log_level": "info",
+        "log_level": settings.logging.level.lower(),
+        "log_config": None,  # the process's own logging (text or JSON) handles uvicorn's records too
         "ws_per_message_deflate": settings.api.ws_per_message_deflate,
         "ws_max_size": MAX_MESSAGE_BYTES,
         "proxy_headers": bool(trusted),

@@ -189,6 +189,15 @@ class ApiSettings(Section):
         return ",".join(entries)
 
 
+class LoggingSettings(Section):
+    """What every process logs, and how."""
+
+    format: Literal["text", "json"] = Field(
+        "text", description="text for a terminal; json: one object per line, with task_id/image_id where known."
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -209,6 +218,7 @@ class Settings(BaseSettings):
     embedding: EmbedderRegistrySettings = EmbedderRegistrySettings()
     gallery: GallerySettings = GallerySettings()
     auth: AuthSettings = AuthSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from taskiq import AsyncBroker, Context, TaskiqDepends
 
 from kartoteka.application.recognition.outbox_messages import RECOGNIZE_JOB
 from kartoteka.application.recognition.process_card import ProcessCard
+from kartoteka.application.shared.log_context import log_context
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,15 @@ def register_recognition_tasks(broker: AsyncBroker, *, timeout_s: float, max_ret
         process: FromDishka[ProcessCard],
         context: Annotated[Context, TaskiqDepends()],
     ) -> str:
-        try:
-            outcome = await process(UUID(task_id), attempt)
-        except Exception as exc:
-            run = tries_so_far(context) + 1
-            if run < runs:
-                log.warning("job %s/%d failed on run %d of %d, will retry: %s", task_id, attempt, run, runs, exc)
-                raise
-            reason = f"gave up after {run} runs: {type(exc).__name__}: {exc}"
-            log.error("job %s/%d %s", task_id, attempt, reason)
-            outcome = await process.give_up(UUID(task_id), attempt, reason)
-        return outcome.value
+        with log_context(task_id=task_id):
+            try:
+                outcome = await process(UUID(task_id), attempt)
+            except Exception as exc:
+                run = tries_so_far(context) + 1
+                if run < runs:
+                    log.warning("job %s/%d failed on run %d of %d, will retry: %s", task_id, attempt, run, runs, exc)
+                    raise
+                reason = f"gave up after {run} runs: {type(exc).__name__}: {exc}"
+                log.error("job %s/%d %s", task_id, attempt, reason)
+                outcome = await process.give_up(UUID(task_id), attempt, reason)
+            return outcome.value

@@ -1,0 +1,1 @@
+"""What the processes tell their operators: logs in text or JSON."""
