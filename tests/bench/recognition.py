@@ -146,7 +146,9 @@ def run_kartoteka(
             super().detect_sync(image)  # the model runs and is timed; its (empty) answer is replaced
             return [Detection(Box(*b), 0.9) for b in current[0]]
 
-    device = resolve_device(InferenceSettings(device="cpu", precision=precision))  # type: ignore[arg-type]
+    quantize = "int8" if precision == "int8" else "none"  # an ONNX configuration: int8 weights, fp32 device
+    device_precision = "fp32" if quantize == "int8" else precision
+    device = resolve_device(InferenceSettings(device="cpu", precision=device_precision))  # type: ignore[arg-type]
     model_dir = models / ("trocr-onnx" if backend == "onnx" else "trocr")
     detector = GroundTruthDetector(DetectorSettings(model=str(models / "yolo" / "model.pt")), device)
     recognizer = TrOcrRecognizer(
@@ -154,6 +156,7 @@ def run_kartoteka(
             model=str(model_dir),
             backend=backend,  # type: ignore[arg-type]
             batch_size=batch_size,
+            quantize=quantize,  # type: ignore[arg-type]
             generation={k: v for k, v in GENERATION.items() if k not in {"min_new_tokens"}},  # type: ignore[arg-type]
         ),
         device,
@@ -204,7 +207,9 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=30)
     parser.add_argument("--backends", default="pytorch,onnx")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--precisions", default="fp32,auto", help="Kartoteka precisions to try (PyTorch only)")
+    parser.add_argument(
+        "--precisions", default="fp32,auto", help="Kartoteka precisions to try with PyTorch (ONNX: fp32 and int8)"
+    )
     parser.add_argument("--models", type=Path, help="keep the built models here and reuse them in later runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -225,7 +230,7 @@ def main() -> None:
         configs = []
         for backend in backends:
             configs.append(f"reference:{backend}:fp32")
-            precisions = args.precisions.split(",") if backend == "pytorch" else ["fp32"]
+            precisions = args.precisions.split(",") if backend == "pytorch" else ["fp32", "int8"]
             configs += [f"kartoteka:{backend}:{p}" for p in dict.fromkeys(precisions)]
         results: dict[str, dict[str, Any]] = {}
         for config in configs:

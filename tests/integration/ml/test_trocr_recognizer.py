@@ -145,3 +145,43 @@ def test_directory_without_a_model_is_a_clear_error(tmp_path: Path, tiny_recogni
 def test_few_pixel_crops_are_read_without_error(torch_recognizer: TrOcrRecognizer, size: tuple[int, int]) -> None:
     readings = torch_recognizer.read_crops([Image.new("RGB", size, (0, 0, 0))])
     assert len(readings) == 1
+
+
+def operators(path: Path) -> set[str]:
+    """Every operator in an ONNX file, subgraphs (the merged decoder's branches) included."""
+    import onnx
+
+    found: set[str] = set()
+    graphs = [onnx.load(str(path)).graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            found.add(node.op_type)
+            graphs += [a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH]
+    return found
+
+
+def test_int8_quantization_makes_a_cached_int8_copy_that_reads(
+    tiny_recognizer_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    settings = RecognizerSettings(model=str(tiny_recognizer_onnx), backend="onnx", quantize="int8")
+    recognizer = TrOcrRecognizer(settings, CPU)
+    assert recognizer.identity.backend == "transformers-onnx-int8"
+    [copy] = (tmp_path / "kartoteka" / "quantized").iterdir()
+    assert not (copy / "decoder_model_merged.onnx").exists()  # its branches would stay in float
+    for name in ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"):
+        assert "MatMulInteger" in operators(copy / name), name  # int8 matrix products
+        assert "MatMulInteger" not in operators(tiny_recognizer_onnx / name)
+    readings = recognizer.read_crops(word_crops(3), num_beams=1)
+    assert len(readings) == 3
+    assert all(0.0 <= r.confidence <= 1.0 for r in readings)
+    made = (copy / "encoder_model.onnx").stat().st_mtime_ns
+    TrOcrRecognizer(settings, CPU).close()  # a second worker reuses the copy instead of quantizing again
+    assert (copy / "encoder_model.onnx").stat().st_mtime_ns == made
+    recognizer.close()
+
+
+def test_int8_needs_the_onnx_backend() -> None:
+    with pytest.raises(ValueError, match=r"quantize int8 needs recognizer\.backend onnx"):
+        RecognizerSettings(model="m", quantize="int8")

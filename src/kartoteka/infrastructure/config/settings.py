@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kartoteka.infrastructure.config.auth import AuthSettings
@@ -88,7 +88,18 @@ class RecognizerSettings(Section):
     batch_size: int = Field(
         8, ge=1, le=512, description="Word crops per generate() call (CPU: 4-8 is fastest; GPU: larger)."
     )
+    quantize: Literal["none", "int8"] = Field(
+        "none",
+        description="ONNX only: int8 dynamic quantization of the model, made once at start-up and cached "
+        "(faster on a CPU; measure its CER with kartoteka eval before relying on it).",
+    )
     generation: GenerationSettings = GenerationSettings()
+
+    @model_validator(mode="after")
+    def _quantize_needs_onnx(self) -> RecognizerSettings:
+        if self.quantize != "none" and self.backend != "onnx":
+            raise ValueError("recognizer.quantize int8 needs recognizer.backend onnx")
+        return self
 
 
 class InferenceSettings(Section):

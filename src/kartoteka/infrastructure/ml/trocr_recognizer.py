@@ -23,6 +23,7 @@ from kartoteka.domain.recognition.text import normalize_text
 from kartoteka.domain.recognition.transcript import ModelIdentity
 from kartoteka.infrastructure.config.settings import RecognizerSettings
 from kartoteka.infrastructure.ml.model_files import resolve_model_path, revision_of
+from kartoteka.infrastructure.ml.quantize import quantized_copy
 from kartoteka.infrastructure.ml.runtime import Device, InferenceThread
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class TrOcrRecognizer:
         if not self._path.is_dir():
             raise ModelUnavailableError(f"recognizer model {str(self._path)!r} must be a directory")
         self._processor = _load_processor(self._path)
-        self._model = _load_onnx(self._path, device) if settings.backend == "onnx" else _load_torch(self._path, device)
+        weights = quantized_copy(self._path) if settings.quantize == "int8" else self._path
+        self._model = _load_onnx(weights, device) if settings.backend == "onnx" else _load_torch(weights, device)
         self._generation = settings.generation.overrides()
         self._pad_id = int(self._processor.tokenizer.pad_token_id)
         self._thread = InferenceThread("recognizer")
@@ -52,7 +54,7 @@ class TrOcrRecognizer:
             role="recognizer",
             name=settings.model,
             revision=revision_of(self._path),
-            backend=f"transformers-{settings.backend}",
+            backend=f"transformers-{settings.backend}" + ("-int8" if settings.quantize == "int8" else ""),
         )
         log.info(
             "recognizer %s (%s) loaded from %s on %s",
