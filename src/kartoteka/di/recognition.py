@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from dishka import Provider, Scope, from_context, provide, provide_all
 from PIL import Image
 
-from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
+from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, ListBatches, RetryFailedCards
 from kartoteka.application.recognition.corrections import CorrectTranscript, GetTranscript, ListRevisions
 from kartoteka.application.recognition.exports import ExportBatch, ExportTranscript
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
+from kartoteka.application.recognition.ports.batch_reader import BatchReader
 from kartoteka.application.recognition.ports.exports import ExportBundler, ExportFormats
 from kartoteka.application.recognition.ports.pages import PageSplitter
 from kartoteka.application.recognition.ports.progress import CancellationProbe, ProgressFeed, ProgressStore
@@ -25,6 +26,7 @@ from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.layout import LayoutRules
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.db.recognition.batch_reader import SqlBatchReader
 from kartoteka.infrastructure.db.recognition.cancellation import SqlCancellationProbe
 from kartoteka.infrastructure.db.recognition.progress_store import SqlProgressStore
 from kartoteka.infrastructure.db.recognition.task_reader import SqlTaskReader
@@ -107,6 +109,7 @@ class RecognitionApiProvider(Provider):
         CancelTask,
         RetryTask,
         DeleteTask,
+        ListBatches,
         GetBatch,
         CancelBatch,
         RetryFailedCards,
@@ -119,6 +122,7 @@ class RecognitionApiProvider(Provider):
         SearchTranscripts,
     )
     reader = provide(SqlTaskReader, provides=TaskReader)
+    batch_reader = provide(SqlBatchReader, provides=BatchReader)
     index = provide(SqlTranscriptIndex, provides=TranscriptIndex)
     bundler = provide(ZipBundler, provides=ExportBundler)
 
