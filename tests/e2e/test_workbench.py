@@ -4,7 +4,8 @@ One journey, as a linguist would go: sign in with the code from the mail, have a
 (nothing stored), upload three cards including a 2-page PDF, watch every card's status arrive live,
 add a stress mark to a word and see the new revision and its author, lose a race on purpose (412) and
 re-apply the edit on top, export the card as PAGE XML and validate it, search the corrected word and
-land on its line, find similar cards, switch the interface to English. Every step leaves a screenshot in
+land on its line, find similar cards, switch the interface to English; a dropped live connection resyncs
+from the snapshot, and a reader (role ``user``) sees no edit controls. Every step leaves a screenshot in
 ``var/artifacts/workbench/``; no request goes to any host but the server's.
 
 Chromium is Debian's (``apt-get install chromium``), driven by Python Playwright: no browser download.
@@ -139,7 +140,7 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
     served: str, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
     executable = chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import WebSocketRoute, expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = served
@@ -153,6 +154,19 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
             "request",
             lambda r: None if r.url.startswith((base, "ws://127.0.0.1", "data:", "blob:")) else foreign.append(r.url),
         )
+
+        # Every /api/ws socket goes through this route, so the test can drop them and keep them down.
+        sockets: list[WebSocketRoute] = []
+        live_down = False
+
+        def through(ws: WebSocketRoute) -> None:
+            if live_down:
+                ws.close()
+                return
+            ws.connect_to_server()
+            sockets.append(ws)
+
+        page.route_web_socket("**/api/ws", through)
 
         def shot(name: str) -> None:
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -210,6 +224,23 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         expect(page.locator(".vrow[data-task]").nth(3)).to_contain_text("box.pdf · 2/2")
         shot("06-batch-completed")
 
+        # A dropped connection: a correction made meanwhile arrives with the snapshot after reconnecting.
+        live_down = True
+        for ws in sockets:
+            ws.close()
+        expect(page.locator("[data-live=offline]")).to_be_visible()
+        second = page.locator(".vrow[data-task]").nth(1).get_attribute("data-task")
+        retyped = api.patch(
+            f"/api/recognition/tasks/{second}/transcript",
+            headers={"If-Match": '"0"'},
+            json={"edits": [{"op": "replace_text", "text": "Лешуконье"}]},
+        )
+        assert retyped.status_code == 200, retyped.text
+        shot("07-batch-reconnecting")
+        live_down = False
+        expect(page.locator("[data-live=live]")).to_be_visible()
+        expect(page.locator(f".vrow[data-task='{second}'] .text.muted")).to_have_text("Лешуконье")
+
         # Correct a word, adding a stress mark with its shortcut; the new revision names its author.
         page.locator(".vrow[data-task] a").first.click()
         expect(page.get_by_test_id("revision")).to_have_text("Ревизия 0")
@@ -223,12 +254,12 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         expect(word).to_have_value(STRESSED)
         word.press("Enter")
         expect(page.get_by_test_id("card")).to_have_attribute("data-pending", "1")
-        shot("07-editor-pending")
+        shot("08-editor-pending")
         page.get_by_test_id("save").click()
         expect(page.get_by_test_id("revision")).to_have_text("Ревизия 1")
         expect(page.locator(".rev[data-revision='1'] [data-testid=rev-author]")).to_have_text(ADMIN)
         expect(page.locator(".tword[data-word='0-0']")).to_have_text(STRESSED)
-        shot("08-editor-saved")
+        shot("09-editor-saved")
 
         # Lose a race: someone else saves revision 2 while this edit is pending; re-apply on top.
         card_url = page.url.split("?")[0]
@@ -248,14 +279,14 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         page.get_by_test_id("save").click()
         expect(page.get_by_test_id("conflict")).to_be_visible()
         expect(page.get_by_test_id("their-changes")).to_contain_text("set_box 1:1")
-        shot("09-conflict-412")
+        shot("10-conflict-412")
         page.get_by_test_id("reapply").click()
         expect(page.get_by_test_id("revision")).to_have_text("Ревизия 3")
         latest = api.get(f"/api/recognition/tasks/{task_id}/transcript").json()
         assert latest["revision"] == 3
         assert latest["transcript"]["lines"][0]["words"][0]["text"] == STRESSED + "й"
         assert latest["transcript"]["lines"][0]["words"][0]["box"] == moved  # their edit kept
-        shot("10-conflict-recovered")
+        shot("11-conflict-recovered")
 
         # Export the card as PAGE XML: it validates against the published schema and has the word.
         with page.expect_download() as download:
@@ -272,11 +303,11 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         page.get_by_role("button", name="Найти").click()
         hit = page.locator(f"[data-hit='{task_id}']")
         expect(hit.locator("mark")).to_have_text(STRESSED + "й")
-        shot("11-search")
+        shot("12-search")
         hit.locator("a").first.click()
         expect(page.get_by_test_id("line-hit")).to_be_attached()
         expect(page.locator(".tline.hit[data-line='0']")).to_be_visible()
-        shot("12-search-landed")
+        shot("13-search-landed")
 
         # Similar cards: the gallery's image search over the card scans, once the scans are indexed.
         def gallery_ready() -> bool:
@@ -291,7 +322,7 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         page.get_by_test_id("similar").click()
         expect(page.locator(".similar img")).to_have_count(3)
         page.wait_for_function("[...document.querySelectorAll('.similar img')].every(i => i.naturalWidth > 0)")
-        shot("13-similar-cards")
+        shot("14-similar-cards")
 
         # English on request, kept across a reload.
         page.get_by_test_id("lang").click()
@@ -300,6 +331,41 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         expect(page.get_by_role("link", name="Batches")).to_be_visible()
         page.get_by_role("link", name="Batches").click()
         expect(page.get_by_test_id("batches")).to_contain_text("Пинега, ящик 3")
-        shot("14-batches-english")
+        shot("15-batches-english")
+
+        # A reader (role user) sees the cards but no upload, edit or cancel control; the server refuses anyway.
+        reader_email = "reader@example.org"
+        made = api.post("/api/users", json={"email": reader_email, "role": "user"})
+        assert made.status_code == 201, made.text
+        reader = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+        other = reader.new_page()
+        other.goto(base + "/")
+        other.fill("input[name=email]", reader_email)
+        other.get_by_role("button", name="Получить код").click()
+        mail = smtp_server.wait_for_message(lambda m: reader_email in m.rcpt_tos, timeout=30)
+        other.fill("input[name=code]", mail.message.get_content().split("Your OTP code is:")[1].split()[0])
+        other.get_by_role("button", name="Войти").click()
+        expect(other.get_by_test_id("who")).to_contain_text("reader@example.org · user")
+        expect(other.get_by_role("link", name="Загрузка")).to_have_count(0)
+        other.goto(card_url)
+        expect(other.locator(".tword[data-word='0-0']")).to_have_text(STRESSED + "й")
+        expect(other.get_by_test_id("save")).to_have_count(0)
+        expect(other.get_by_test_id("delete-card")).to_have_count(0)
+        expect(other.get_by_text("Только чтение")).to_be_visible()
+        other.locator(".tword[data-word='0-0']").click()
+        expect(other.get_by_test_id("word-input")).to_have_count(0)
+        other.screenshot(path=str(ARTIFACTS / "16-reader-read-only.png"))
+        other.get_by_role("link", name="← Назад").click()
+        expect(other.locator(".vrow[data-status=completed]")).to_have_count(4)
+        expect(other.get_by_test_id("delete-batch")).to_have_count(0)
+        expect(other.locator(".vrow button")).to_have_count(0)  # no cancel or retry
+        session = {c["name"]: c["value"] for c in reader.cookies()}["session_token"]
+        refused = httpx.patch(
+            f"{base}/api/recognition/tasks/{task_id}/transcript",
+            cookies={"session_token": session},
+            headers={"If-Match": '"3"'},
+            json={"edits": [{"op": "delete_word", "line": 0, "word": 0}]},
+        )
+        assert refused.status_code == 403
         browser.close()
     assert foreign == [], f"requests to other hosts: {foreign}"

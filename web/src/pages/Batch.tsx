@@ -5,7 +5,7 @@ import { ExportMenu } from "../components/ExportMenu";
 import { Counts, StatusBadge } from "../components/Status";
 import { VirtualList } from "../components/VirtualList";
 import { useI18n } from "../i18n";
-import { Link } from "../router";
+import { Link, navigate } from "../router";
 import { useSession } from "../session";
 
 const ROW = 40;
@@ -79,6 +79,13 @@ export function BatchPage({ id }: { id: string }) {
     }
   };
 
+  const remove = async () => {
+    if (!window.confirm(t("confirmDeleteBatch"))) return;
+    const r = await api.DELETE("/api/recognition/batches/{batch_id}", { params: { path: { batch_id: id } } });
+    if (r.response.ok) navigate("/");
+    else setError(errorOf(r.response.status, r.error).message);
+  };
+
   const editor = may("editor");
   return (
     <section className="panel" data-testid="batch" data-loaded={ordered.length} data-shown-at={shownAt ?? ""}>
@@ -96,6 +103,9 @@ export function BatchPage({ id }: { id: string }) {
           <>
             <button onClick={() => act("cancel")}>{t("cancelAll")}</button>
             <button onClick={() => act("retry")}>{t("retryFailed")}</button>
+            <button className="danger" onClick={remove} data-testid="delete-batch">
+              {t("delete")}
+            </button>
           </>
         )}
         <ExportMenu kind="batch" id={id} />

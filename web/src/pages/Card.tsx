@@ -10,10 +10,10 @@ import { ScanView, type Selection } from "../editor/ScanView";
 import { Similar } from "../editor/Similar";
 import { TranscriptPane } from "../editor/TranscriptPane";
 import { useI18n } from "../i18n";
-import { Link } from "../router";
+import { Link, navigate } from "../router";
 import { useSession } from "../session";
 
-type Conflict = { latest: Transcript; mine: string };
+type Conflict = { latest: Transcript };
 
 /** One saved edit in a few words: what it did and where (line:word, counting from 1). */
 function describe(op: Record<string, unknown>): string {
@@ -122,7 +122,7 @@ export function CardPage({ id, line }: { id: string; line?: number }) {
     });
     if (r.response.status === 412) {
       const latest = await loadTranscript();
-      if (latest) setConflict({ latest, mine: doc ? plainText(doc) : "" });
+      if (latest) setConflict({ latest });
       return;
     }
     try {
@@ -146,17 +146,20 @@ export function CardPage({ id, line }: { id: string; line?: number }) {
 
   useEffect(() => {
     const keys = (e: KeyboardEvent) => {
-      const typing = (e.target as HTMLElement).closest("input, textarea");
+      const target = e.target as HTMLElement;
+      const typing = target.closest("input, textarea");
+      // Tab walks the words only from the page or the scan, so it still moves focus between buttons.
+      const tab = e.key === "Tab" && (target === document.body || target.closest(".scan, .lines") !== null);
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") {
         e.preventDefault();
         void save();
       } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z" && !typing) {
         e.preventDefault();
         setPending((p) => p.slice(0, -1));
-      } else if (!typing && (e.key === "ArrowRight" || (e.key === "Tab" && !e.shiftKey))) {
+      } else if (!typing && (e.key === "ArrowRight" || (tab && !e.shiftKey))) {
         e.preventDefault();
         step(1);
-      } else if (!typing && (e.key === "ArrowLeft" || (e.key === "Tab" && e.shiftKey))) {
+      } else if (!typing && (e.key === "ArrowLeft" || (tab && e.shiftKey))) {
         e.preventDefault();
         step(-1);
       } else if (!typing && e.key === "Enter" && selected) {
@@ -171,6 +174,12 @@ export function CardPage({ id, line }: { id: string; line?: number }) {
   const select = (s: Selection) => {
     setSelected(s);
     setFocusToken((n) => n + 1);
+  };
+  const remove = async () => {
+    if (!window.confirm(t("confirmDeleteCard"))) return;
+    const r = await api.DELETE("/api/recognition/tasks/{task_id}", { params: { path: { task_id: id } } });
+    if (r.response.ok) navigate(task?.batch_id ? `/batches/${task.batch_id}` : "/");
+    else setError(errorOf(r.response.status, r.error).message);
   };
   const author = (n: number) => revisions.find((r) => r.revision === n)?.author ?? "—";
 
@@ -199,6 +208,9 @@ export function CardPage({ id, line }: { id: string; line?: number }) {
             </button>
             <button className="primary" onClick={() => save()} disabled={!pending.length} data-testid="save">
               {t("save")}
+            </button>
+            <button className="danger" onClick={remove} data-testid="delete-card">
+              {t("delete")}
             </button>
           </>
         )}
@@ -232,7 +244,11 @@ export function CardPage({ id, line }: { id: string; line?: number }) {
           ) : (
             <div className="panel muted">{t("noTranscript")}</div>
           )}
-          <div className="muted" style={{ fontSize: 12 }}>{t("shortcuts")}</div>
+          {editable && (
+            <div className="muted" style={{ fontSize: 12 }}>
+              {t("shortcuts")}
+            </div>
+          )}
           <Revisions revisions={revisions} current={base?.latest_revision ?? null} editable={editable} onRestore={(n) => save([{ op: "restore", revision: n }])} />
           <Similar taskId={id} />
         </div>
