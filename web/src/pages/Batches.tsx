@@ -45,8 +45,8 @@ export function BatchesPage() {
           <thead>
             <tr>
               <th>{t("label")}</th>
-              <th>{t("created")}</th>
-              <th>{t("cards")}</th>
+              <th>{t("createdCol")}</th>
+              <th>{t("cardsCol")}</th>
               <th>{t("status")}</th>
               <th />
             </tr>

@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from kartoteka.di import api_container
+from kartoteka.domain.identity.roles import Role
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.presentation.http.access import UnguardedRouteError, required_role
 from kartoteka.presentation.http.app import create_app
 
 INDEX = '<!doctype html><html><body><div id="root"></div><script src="/assets/app-3f2a.js"></script></body></html>'
@@ -78,3 +80,12 @@ async def test_without_a_build_the_page_says_how_to_build_it(tmp_path: Path) -> 
         assert "npm ci &amp;&amp; npm run build" in page.text
         assert "make setup" in page.text
         assert (await client.get("/health")).status_code == 200
+
+
+def test_only_the_workbench_files_are_public_and_only_to_read() -> None:
+    for path in ("/", "/assets/app-3f2a.js", "/batches", "/batches/1", "/cards/1", "/search", "/upload", "/sign-in"):
+        assert required_role("GET", path) is None, path
+    assert required_role("GET", "/api/recognition/batches") is Role.USER
+    for method, path in (("POST", "/"), ("PUT", "/assets/x.js"), ("GET", "/batchesX"), ("GET", "/metricsx")):
+        with pytest.raises(UnguardedRouteError):
+            required_role(method, path)
