@@ -142,7 +142,8 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
     executable = chromium()
     from playwright.sync_api import WebSocketRoute, expect, sync_playwright
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
+    ARTIFACTS.mkdir(parents=True)
     base = served
     foreign: list[str] = []
     with sync_playwright() as pw:
@@ -260,6 +261,9 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         expect(page.locator(".rev[data-revision='1'] [data-testid=rev-author]")).to_have_text(ADMIN)
         expect(page.locator(".tword[data-word='0-0']")).to_have_text(STRESSED)
         shot("09-editor-saved")
+        page.set_viewport_size({"width": 1920, "height": 1080})  # and on a large screen
+        shot("09b-editor-large-screen")
+        page.set_viewport_size({"width": 1280, "height": 800})
 
         # Lose a race: someone else saves revision 2 while this edit is pending; re-apply on top.
         card_url = page.url.split("?")[0]
