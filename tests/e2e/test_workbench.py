@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,12 +33,12 @@ from lxml import etree
 
 from kartoteka_dev.synthetic_cards import render_card
 from tests.harness.network import free_port
-from tests.harness.smtp import SmtpServer
+from tests.harness.smtp import ReceivedMessage, SmtpServer
 from tests.schemas import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts" / "workbench"
-ADMIN = "archivist@example.org"
+ADMIN = "workbench-archivist@example.org"  # an address no other test mails: the SMTP server is shared
 STRESSED = "ба\u0301тюшко"
 WAIT_MS = 180_000
 KARTOTEKA = str(Path(sys.executable).with_name("kartoteka"))
@@ -57,6 +58,14 @@ def chromium() -> str:
     if not (ROOT / "web" / "dist" / "index.html").is_file():
         _unavailable("the workbench is not built: make web-build")
     return found
+
+
+def new_code(smtp: SmtpServer, email: str, before: list[ReceivedMessage]) -> str:
+    """The code in the first mail to ``email`` that arrived after ``before`` was read."""
+    mail = smtp.wait_for_message(lambda m: email in m.rcpt_tos and all(m is not old for old in before), timeout=30)
+    found = re.search(r"Your OTP code is: (\S+)", mail.message.get_content())
+    assert found is not None, mail.message.get_content()
+    return found.group(1)
 
 
 def card_png(seed: int) -> bytes:
@@ -177,11 +186,10 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         expect(page.get_by_role("button", name="Получить код")).to_be_visible()
         shot("01-sign-in")
         page.fill("input[name=email]", ADMIN)
+        before = smtp_server.messages
         page.get_by_role("button", name="Получить код").click()
         expect(page.locator("input[name=code]")).to_be_visible()
-        mail = smtp_server.wait_for_message(lambda m: ADMIN in m.rcpt_tos, timeout=30)
-        code = mail.message.get_content().split("Your OTP code is:")[1].split()[0]
-        page.fill("input[name=code]", code)
+        page.fill("input[name=code]", new_code(smtp_server, ADMIN, before))
         shot("02-code")
         page.get_by_role("button", name="Войти").click()
         expect(page.get_by_test_id("who")).to_contain_text(ADMIN)
@@ -338,18 +346,19 @@ def test_a_linguist_uploads_watches_corrects_exports_and_searches(
         shot("15-batches-english")
 
         # A reader (role user) sees the cards but no upload, edit or cancel control; the server refuses anyway.
-        reader_email = "reader@example.org"
+        reader_email = "workbench-reader@example.org"
         made = api.post("/api/users", json={"email": reader_email, "role": "user"})
         assert made.status_code == 201, made.text
         reader = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
         other = reader.new_page()
         other.goto(base + "/")
         other.fill("input[name=email]", reader_email)
+        before = smtp_server.messages
         other.get_by_role("button", name="Получить код").click()
-        mail = smtp_server.wait_for_message(lambda m: reader_email in m.rcpt_tos, timeout=30)
-        other.fill("input[name=code]", mail.message.get_content().split("Your OTP code is:")[1].split()[0])
+        expect(other.locator("input[name=code]")).to_be_visible()
+        other.fill("input[name=code]", new_code(smtp_server, reader_email, before))
         other.get_by_role("button", name="Войти").click()
-        expect(other.get_by_test_id("who")).to_contain_text("reader@example.org · user")
+        expect(other.get_by_test_id("who")).to_contain_text(f"{reader_email} · user")
         expect(other.get_by_role("link", name="Загрузка")).to_have_count(0)
         other.goto(card_url)
         expect(other.locator(".tword[data-word='0-0']")).to_have_text(STRESSED + "й")
