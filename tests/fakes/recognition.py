@@ -10,6 +10,7 @@ from uuid import UUID
 
 from kartoteka.application.recognition.errors import RecognitionCancelledError
 from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.recognition.ports.batch_reader import BatchListing, BatchPage
 from kartoteka.application.recognition.ports.pages import (
     PageImage,
     PageTooLargeError,
@@ -154,6 +155,26 @@ class MemoryUnitOfWork:
 
     async def rollback(self) -> None:
         return None
+
+
+class MemoryBatchReader:
+    """The batch list over what was committed; the cursor is the position after the last batch shown."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def newest(self, cursor: str | None, limit: int) -> BatchPage:
+        ordered = sorted(self._db.batches.values(), key=lambda b: (b.created_at, b.id), reverse=True)
+        start = int(cursor) if cursor is not None else 0
+        listings = []
+        for batch in ordered[start : start + limit]:
+            counts = dict.fromkeys(TaskStatus, 0)
+            for task in self._db.tasks.values():
+                if task.batch_id == batch.id:
+                    counts[task.status] += 1
+            listings.append(BatchListing(batch, counts))
+        more = start + limit < len(ordered)
+        return BatchPage(tuple(listings), str(start + limit) if more else None)
 
 
 class MagicBytesSplitter:

@@ -7,7 +7,8 @@ One container per process kind, each made of the providers that process needs:
 - ``gallery``: the image store, the api's search and uploads, the embedding worker, the watcher;
 - ``identity``: logins, sessions, users, tokens (api);
 - ``messaging``: the outbox relay's publishers, the api's live fan-out, readiness checks;
-- ``worker``: a worker's brokers with its tasks registered.
+- ``worker``: a worker's brokers with its tasks registered;
+- ``web``: where the api finds the built card workbench.
 
 Models load when a container is first asked for them, so a missing model stops a worker (or the
 CLI) at start-up with a message naming it instead of failing the first job.
@@ -30,6 +31,7 @@ from kartoteka.di.recognition import (
     RecognitionWorkerProvider,
 )
 from kartoteka.di.servers import ServersProvider
+from kartoteka.di.web import WebProvider
 from kartoteka.di.worker import ConsumerBrokers, WorkerBrokersProvider, WorkerQueues
 from kartoteka.infrastructure.config.settings import Settings
 
@@ -59,6 +61,7 @@ def api_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
         IdentityProvider(),
         LiveProvider(),
         ReadinessProvider(),
+        WebProvider(),
         FastapiProvider(),
         *overrides,
         context={Settings: settings},

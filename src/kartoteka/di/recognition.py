@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 from dishka import Provider, Scope, from_context, provide, provide_all
 from PIL import Image
 
-from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
+from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, ListBatches, RetryFailedCards
 from kartoteka.application.recognition.corrections import CorrectTranscript, GetTranscript, ListRevisions
 from kartoteka.application.recognition.exports import ExportBatch, ExportTranscript
 from kartoteka.application.recognition.ground_truth import CorrectionsAsGroundTruth
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
+from kartoteka.application.recognition.ports.batch_reader import BatchReader
 from kartoteka.application.recognition.ports.corrected_cards import CorrectedCards
 from kartoteka.application.recognition.ports.exports import ExportBundler, ExportFormats
 from kartoteka.application.recognition.ports.pages import PageSplitter
@@ -27,6 +28,7 @@ from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.layout import LayoutRules
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.db.recognition.batch_reader import SqlBatchReader
 from kartoteka.infrastructure.db.recognition.cancellation import SqlCancellationProbe
 from kartoteka.infrastructure.db.recognition.corrected_cards import SqlCorrectedCards
 from kartoteka.infrastructure.db.recognition.progress_store import SqlProgressStore
@@ -119,6 +121,7 @@ class RecognitionApiProvider(Provider):
         CancelTask,
         RetryTask,
         DeleteTask,
+        ListBatches,
         GetBatch,
         CancelBatch,
         RetryFailedCards,
@@ -131,6 +134,7 @@ class RecognitionApiProvider(Provider):
         SearchTranscripts,
     )
     reader = provide(SqlTaskReader, provides=TaskReader)
+    batch_reader = provide(SqlBatchReader, provides=BatchReader)
     index = provide(SqlTranscriptIndex, provides=TranscriptIndex)
     bundler = provide(ZipBundler, provides=ExportBundler)
 

@@ -315,6 +315,24 @@ async def test_a_batch_exports_as_a_zip_of_valid_files_with_a_manifest(
 # ------------------------------------------------------------------------------------------ batches
 
 
+async def test_batches_are_listed_newest_first_with_counts(client: httpx.AsyncClient, settings: Settings) -> None:
+    older = (await submit(client, 2))["batch"]["id"]
+    newer = await submit(client, 3)
+    await finish_task(settings.database.url, newer["tasks"][0]["id"])
+
+    listed = await client.get("/api/recognition/batches", params={"limit": 1})
+    assert listed.status_code == 200, listed.text
+    (item,) = listed.json()["items"]
+    assert item["id"] == newer["batch"]["id"]
+    assert (item["total"], item["counts"]["completed"], item["counts"]["queued"]) == (3, 1, 2)
+    assert item["batch_url"] == f"/api/recognition/batches/{item['id']}"
+    following = await client.get("/api/recognition/batches", params={"cursor": listed.json()["next_cursor"]})
+    assert following.json()["items"][0]["id"] == older
+    bad = await client.get("/api/recognition/batches", params={"cursor": "garbage!"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]
+
+
 async def test_batch_cancel_retry_and_delete(client: httpx.AsyncClient, settings: Settings) -> None:
     submitted = await submit(client, 3)
     batch = submitted["batch"]["id"]

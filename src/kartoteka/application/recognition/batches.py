@@ -1,4 +1,5 @@
-"""What a linguist does with a whole box of cards at once: look at it, cancel it, retry its failures, delete it.
+"""What a linguist does with a whole box of cards at once: list them, look at one, cancel it, retry its failures,
+delete it.
 
 Each operation goes card by card through the same domain transitions as the
 single-card actions, in one transaction, so a batch operation is all or
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from kartoteka.application.recognition.ports.batch_reader import BatchPage, BatchReader
 from kartoteka.application.recognition.ports.tasks import Batch, BatchNotFoundError, ConcurrentUpdateError, UnitOfWork
 from kartoteka.application.shared.clock import Clock
 from kartoteka.application.shared.storage import ObjectStorage
@@ -92,6 +94,16 @@ class GetBatch:
             if batch is None:
                 raise BatchNotFoundError(batch_id)
             return BatchSummary(batch, await uow.tasks.counts_by_status(batch_id))
+
+
+class ListBatches:
+    """The archive's batches, newest first, a page at a time, each with its cards counted by status."""
+
+    def __init__(self, reader: BatchReader) -> None:
+        self._reader = reader
+
+    async def __call__(self, cursor: str | None, limit: int) -> BatchPage:
+        return await self._reader.newest(cursor, limit)
 
 
 class CancelBatch:

@@ -180,6 +180,11 @@ class ApiSettings(Section):
         description="Compress WebSocket messages. Off by default: status events are small, and compression "
         "state roughly doubles the memory each open socket costs.",
     )
+    web_dir: str = Field(
+        "",
+        description="The built card workbench (what `npm run build` writes to web/dist), served at /. "
+        "Empty: the checkout's web/dist. With no build there, / says how to build it.",
+    )
     forwarded_allow_ips: str = Field(
         "",
         description="Proxies trusted to say who the client is (X-Forwarded-For, X-Forwarded-Proto): "

@@ -20,6 +20,7 @@ from kartoteka.presentation.http import (
     transcript_search,
     transcripts,
     users,
+    web,
     ws,
 )
 from kartoteka.presentation.http.access import AccessControl, check_every_route_has_a_rule
@@ -31,6 +32,7 @@ from kartoteka.presentation.http.openapi import document_errors
 def create_app(container: AsyncContainer) -> FastAPI:
     # Which routes exist depends on the auth mode, so it is known before the app is built.
     auth_options = container.get_sync(auth.AuthOptions)
+    web_options = container.get_sync(web.WebOptions)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +60,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(gallery.router)
     app.include_router(gallery_sse.router)
+    web.install_workbench(app, web_options)  # last: its paths are named, never a catch-all
     check_every_route_has_a_rule(app)  # a route without a rule stops start-up, never runs open
     document_errors(app, auth_options.enabled)
     # The last added runs first: unexpected errors are caught around everything, HEAD is a GET

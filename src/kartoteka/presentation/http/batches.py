@@ -1,4 +1,5 @@
-"""``/api/recognition/batches/{id}``: a submission's cards as one: counts, cancel, retry failures, delete, export."""
+"""``/api/recognition/batches``: the list of submissions; ``/{id}``: one's cards as one: counts, cancel, retry
+failures, delete, export."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from kartoteka.application.recognition.batches import (
     CancelBatch,
     DeleteBatch,
     GetBatch,
+    ListBatches,
     RetryFailedCards,
 )
 from kartoteka.application.recognition.exports import ExportBatch
+from kartoteka.application.recognition.ports.batch_reader import BatchListing
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.http.conditional import content_disposition
 from kartoteka.presentation.http.schemas import ErrorOut, TaskOut
@@ -36,6 +39,32 @@ class BatchSummaryOut(BaseModel):
     tasks_url: str
 
 
+class BatchListItemOut(BaseModel):
+    id: UUID
+    label: str | None
+    created_at: datetime
+    counts: dict[TaskStatus, int] = Field(description="Cards per status, every status listed.")
+    total: int = Field(description="Cards in the batch.")
+    batch_url: str
+
+    @classmethod
+    def of(cls, listing: BatchListing) -> BatchListItemOut:
+        batch = listing.batch
+        return cls(
+            id=batch.id,
+            label=batch.label,
+            created_at=batch.created_at,
+            counts=listing.counts,
+            total=listing.total,
+            batch_url=f"/api/recognition/batches/{batch.id}",
+        )
+
+
+class BatchListOut(BaseModel):
+    items: list[BatchListItemOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
 class BatchChangeOut(BaseModel):
     batch_id: UUID
     changed: list[TaskOut] = Field(description="Cards the operation applied to, as they are now.")
@@ -48,6 +77,18 @@ class BatchChangeOut(BaseModel):
             changed=[TaskOut.of(t) for t in change.changed],
             unchanged=[t.id for t in change.unchanged],
         )
+
+
+@router.get("", response_model=BatchListOut, responses={code: {"model": ErrorOut} for code in (400, 422, 503)})
+@inject
+async def list_batches(
+    list_: FromDishka[ListBatches],
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> BatchListOut:
+    """Newest first, a page at a time, each batch with its cards counted by status."""
+    page = await list_(cursor, limit)
+    return BatchListOut(items=[BatchListItemOut.of(b) for b in page.batches], next_cursor=page.next_cursor)
 
 
 @router.get("/{batch_id}", response_model=BatchSummaryOut, responses=ERRORS)

@@ -8,13 +8,13 @@ from uuid import UUID
 
 import pytest
 
-from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, RetryFailedCards
+from kartoteka.application.recognition.batches import CancelBatch, DeleteBatch, GetBatch, ListBatches, RetryFailedCards
 from kartoteka.application.recognition.ports.tasks import BatchNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript, TranscriptLine, TranscriptWord
-from tests.fakes.recognition import MagicBytesSplitter, MemoryDatabase, MemoryUnitOfWork
+from tests.fakes.recognition import MagicBytesSplitter, MemoryBatchReader, MemoryDatabase, MemoryUnitOfWork
 from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -44,6 +44,7 @@ class World:
         self.retry_batch = RetryFailedCards(uow, lambda: NOW)
         self.delete_batch = DeleteBatch(uow, self.storage, lambda: NOW)
         self.get_batch = GetBatch(uow)
+        self.list_batches = ListBatches(MemoryBatchReader(self.db))
 
     def complete(self, task_id: UUID, transcript: Transcript = READING) -> None:
         task = self.db.tasks[task_id]
@@ -97,3 +98,21 @@ async def test_a_batch_operation_retries_a_lost_race(world: World) -> None:
     world.db.conflicts = 1
     cancelled = await world.cancel_batch(submitted.batch.id)
     assert len(cancelled.changed) == 2
+
+
+async def test_batches_are_listed_newest_first_a_page_at_a_time_with_counts(world: World) -> None:
+    first = await world.submit([Upload("a.pdf", b"DOC:3")], "box 1")
+    second = await world.submit([Upload("b.pdf", b"DOC:2")], "box 2")
+    assert first.batch is not None
+    assert second.batch is not None
+    world.fail(first.tasks[0].id)
+
+    page = await world.list_batches(None, 1)
+    assert [b.batch.label for b in page.batches] == ["box 2"]
+    assert page.next_cursor is not None
+    rest = await world.list_batches(page.next_cursor, 1)
+    assert [b.batch.label for b in rest.batches] == ["box 1"]
+    assert rest.next_cursor is None
+    listing = rest.batches[0]
+    assert (listing.total, listing.counts[TaskStatus.QUEUED], listing.counts[TaskStatus.FAILED]) == (3, 2, 1)
+    assert set(listing.counts) == set(TaskStatus)  # every status, zeros included
