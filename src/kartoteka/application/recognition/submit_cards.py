@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from kartoteka.application.recognition.ports.pages import (
+    DecodeLimitError,
     PageImage,
     PageSplitError,
     PageSplitter,
@@ -34,10 +35,17 @@ from kartoteka.application.recognition.ports.pages import (
 )
 from kartoteka.application.recognition.ports.tasks import Batch, UnitOfWork
 from kartoteka.application.shared.clock import Clock, NewId
-from kartoteka.application.shared.images import ImageInfo, ImageInspector, UnreadableImageError, UnsupportedImageError
+from kartoteka.application.shared.images import (
+    ImageInfo,
+    ImageInspector,
+    ImageTooLargeError,
+    UnreadableImageError,
+    UnsupportedImageError,
+)
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.application.shared.uploads import RejectionKind, UploadRejectedError
 from kartoteka.domain.recognition.task import CardImage, RecognitionTask, SourcePage
+from kartoteka.domain.text import first_non_text, plain_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,15 @@ class SubmitCards:
                 RejectionKind.TOO_MANY_FILES,
                 f"{len(uploads)} files; at most {self._limits.max_files} per request",
             )
+        if batch_label is not None:
+            plain_text(batch_label, "batch_label")
+        for upload in uploads:
+            if upload.filename and (found := first_non_text(upload.filename)) is not None:
+                raise UploadRejectedError(
+                    upload.filename.encode("unicode_escape").decode("ascii"),
+                    RejectionKind.INVALID_NAME,
+                    f"the file name holds a control character (U+{ord(found[1]):04X}); it must be plain text",
+                )
         cards: list[_Card] = []
         for upload in uploads:
             pages = await self._pages(upload)
@@ -172,7 +189,7 @@ class SubmitCards:
             )
         try:
             return await self._splitter.split(upload.data, name)
-        except PageTooLargeError as exc:
+        except (PageTooLargeError, DecodeLimitError) as exc:
             raise UploadRejectedError(name, RejectionKind.TOO_MANY_PIXELS, exc.reason, exc.page_number) from None
         except TooManyPagesError as exc:
             raise UploadRejectedError(name, RejectionKind.TOO_MANY_PAGES, exc.reason) from None
@@ -187,6 +204,8 @@ class SubmitCards:
             info = await self._inspector.inspect(page.data, self._limits.max_pixels)
         except UnsupportedImageError as exc:
             raise UploadRejectedError(name, RejectionKind.UNSUPPORTED_TYPE, str(exc), number) from None
+        except ImageTooLargeError as exc:
+            raise UploadRejectedError(name, RejectionKind.TOO_MANY_PIXELS, str(exc), number) from None
         except UnreadableImageError as exc:
             raise UploadRejectedError(name, RejectionKind.UNREADABLE, str(exc), number) from None
         if info.width * info.height > self._limits.max_pixels:

@@ -10,6 +10,7 @@ search by text, near-duplicate groups, and the index's state.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
@@ -319,14 +320,30 @@ def _sniff(data: bytes) -> str:
     return _UNKNOWN
 
 
-def _node_json(node: DirectoryNode) -> dict[str, Any]:
-    return {
-        "path": node.path,
-        "parent": node.parent,
-        "created_at": node.created_at.isoformat(),
-        "modified_at": node.modified_at.isoformat(),
-        "children": [_node_json(c) for c in node.children],
-    }
+def tree_json(top: DirectoryNode) -> bytes:
+    """The folder tree as JSON, built without recursion: a watched disk may hold folders thousands of
+    levels deep, past what a recursive encoder (FastAPI's, or ``json.dumps``) can nest."""
+    parts: list[str] = []
+    # Work items: a node to open, or the text that closes one (its children's list and itself).
+    stack: list[DirectoryNode | str] = [top]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        head = {
+            "path": item.path,
+            "parent": item.parent,
+            "created_at": item.created_at.isoformat(),
+            "modified_at": item.modified_at.isoformat(),
+        }
+        parts.append(json.dumps(head, ensure_ascii=False)[:-1] + ', "children": [')
+        stack.append("]}")
+        for position, child in reversed(list(enumerate(item.children))):
+            stack.append(child)
+            if position:
+                stack.append(", ")
+    return "".join(parts).encode()
 
 
 @router.get("/fs/watched-directories", tags=["gallery"])
@@ -334,4 +351,4 @@ def _node_json(node: DirectoryNode) -> dict[str, Any]:
 @inject
 async def watched_directories(reader: FromDishka[GalleryReader]) -> Any:
     """The folder tree: the top is ``.``; children's paths are what the ``directory`` filter takes."""
-    return _node_json(await reader.tree())
+    return Response(tree_json(await reader.tree()), media_type="application/json")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTas
 from kartoteka.application.recognition.ports.task_reader import TaskFilter, TaskReader
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.conditional import etag
@@ -22,6 +23,17 @@ from kartoteka.presentation.http.uploads import read_upload
 router = APIRouter(prefix="/api/recognition", tags=["recognition"])
 
 ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)}
+
+
+def in_utc(field: str, value: datetime | None) -> datetime | None:
+    """The moment in UTC, as the database compares it (naive is UTC); one outside years 1 to 9999 there
+    (``0001-01-01T00:00+01:00``, ``9999-12-31T23:59-01:00``) is no date the database can take: a 422."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise Refusal(f"{field} is outside the years 1 to 9999 in UTC", {"field": field}) from None
 
 
 @router.post("/tasks", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionOut, responses=ERRORS)
@@ -58,7 +70,10 @@ async def list_tasks(
 ) -> TaskListOut:
     """Newest first, a page at a time; ``counts`` gives tasks per status under the other filters."""
     where = TaskFilter(
-        statuses=frozenset(status_ or ()), batch_id=batch, created_from=created_from, created_to=created_to
+        statuses=frozenset(status_ or ()),
+        batch_id=batch,
+        created_from=in_utc("created_from", created_from),
+        created_to=in_utc("created_to", created_to),
     )
     page = await reader.page(where, cursor, limit)
     return TaskListOut(items=[TaskOut.of(t) for t in page.tasks], next_cursor=page.next_cursor, counts=page.counts)
