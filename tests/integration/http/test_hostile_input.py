@@ -5,11 +5,16 @@ Real PostgreSQL, S3 and Redis, no worker (tasks stay queued).
 
 from __future__ import annotations
 
+import io
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
+from PIL import Image
 
 from kartoteka.infrastructure.config.settings import Settings
 from tests.bad_images import png_bomb, tiff_with_text_strip_offsets
+from tests.integration.http.conftest import client_for
 from tests.integration.http.test_recognition_api import image_bytes, stored_keys
 
 
@@ -117,3 +122,59 @@ async def test_dates_at_the_edges_of_the_range_are_fine(client: httpx.AsyncClien
     params = {"created_from": "0001-01-01T00:00:00+00:00", "created_to": "9999-12-31T23:59:59Z"}
     response = await client.get("/api/recognition/tasks", params=params)
     assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+async def small_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The api with a 100 kB request limit (each file may still be 2 MB: the request limit is the tighter)."""
+    limited = settings.model_copy(update={"api": settings.api.model_copy(update={"max_request_bytes": 100_000})})
+    async for client in client_for(limited):
+        yield client
+
+
+async def test_a_declared_body_over_the_request_limit_is_413_before_it_is_read(
+    small_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    before = await counts(small_client)
+    files = [("images", (f"{n}.png", image_bytes(size=(120, 120), seed=n), "image/png")) for n in range(4)]
+    response = await small_client.post("/api/recognition/tasks", files=files)
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"] == {"kind": "too_large", "max_request_bytes": 100_000}
+    assert "at most 100000 bytes" in response.json()["error"]
+    assert await counts(small_client) == before
+    assert await stored_keys(settings) == 0
+
+
+async def test_a_streamed_body_is_cut_off_at_the_request_limit(small_client: httpx.AsyncClient) -> None:
+    body, content_type = raw_multipart([("images", f"{n}.png", image_bytes(size=(120, 120), seed=n)) for n in range(4)])
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: only counting can stop it
+        nonlocal sent
+        for start in range(0, len(body), 8192):
+            sent += 1
+            yield body[start : start + 8192]
+
+    response = await small_client.post("/api/images", content=chunks(), headers={"Content-Type": content_type})
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"]["kind"] == "too_large"
+    small = await small_client.post("/api/recognition/tasks", files=[("images", ("a.png", image_bytes(), "image/png"))])
+    assert small.status_code == 202, small.text  # the limit is on the request, not the api
+
+
+async def test_too_many_files_are_refused_before_any_is_read(client: httpx.AsyncClient, settings: Settings) -> None:
+    files = [("images", (f"{n}.png", image_bytes(seed=n), "image/png")) for n in range(settings.api.max_files + 1)]
+    response = await client.post("/api/recognition/tasks", files=files)
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"]["kind"] == "too_many_files"
+    assert await stored_keys(settings) == 0
+
+
+async def test_a_long_pdf_is_refused_before_a_page_is_rendered(client: httpx.AsyncClient, settings: Settings) -> None:
+    pages = [Image.new("RGB", (60, 40), "white") for _ in range(settings.documents.max_pages_per_file + 1)]
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="PDF", save_all=True, append_images=pages[1:], resolution=72)
+    response = await client.post("/api/recognition/tasks", files=[("images", ("box.pdf", buffer.getvalue(), "a/pdf"))])
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"]["kind"] == "too_many_pages"
+    assert f"at most {settings.documents.max_pages_per_file} are accepted from one file" in response.json()["error"]

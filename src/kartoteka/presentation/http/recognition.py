@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka, inject
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
 
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
 from kartoteka.application.recognition.ports.task_reader import TaskFilter, TaskReader
@@ -18,11 +18,19 @@ from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.conditional import etag
 from kartoteka.presentation.http.schemas import BatchOut, ErrorOut, SubmissionOut, TaskListOut, TaskOut
-from kartoteka.presentation.http.uploads import read_upload
+from kartoteka.presentation.http.uploads import read_uploads
 
 router = APIRouter(prefix="/api/recognition", tags=["recognition"])
 
 ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)}
+
+
+IDEMPOTENCY = (
+    "Any unique string (a UUID): a retry of the request with the same key and the same files creates "
+    "nothing and gets the first answer again (with `Idempotent-Replayed: true`); the same key with other "
+    "files is a 422."
+)
+REPLAYED = "Idempotent-Replayed"
 
 
 def in_utc(field: str, value: datetime | None) -> datetime | None:
@@ -46,11 +54,15 @@ async def submit_tasks(
     submit: FromDishka[SubmitCards],
     limits: FromDishka[UploadLimits],
     caller: Caller,
+    response: Response,
     batch_label: Annotated[str | None, Form(max_length=500)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY)] = None,
 ) -> SubmissionOut:
     """Queue every card for recognition; a bad file or page refuses the whole request and nothing is stored."""
-    uploads = [await read_upload(image, limits.max_upload_bytes) for image in images]
-    submission = await submit(uploads, batch_label, submitted_by=caller.name)
+    uploads = await read_uploads(images, limits)
+    submission = await submit(uploads, batch_label, submitted_by=caller.name, idempotency_key=idempotency_key)
+    if submission.replayed:
+        response.headers[REPLAYED] = "true"
     return SubmissionOut(
         batch=BatchOut.of(submission.batch) if submission.batch else None,
         tasks=[TaskOut.of(t) for t in submission.tasks],
