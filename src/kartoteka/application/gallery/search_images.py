@@ -17,6 +17,7 @@ from kartoteka.application.gallery.errors import (
 )
 from kartoteka.application.gallery.ports.embedding import ImageKind, QueryEncoder
 from kartoteka.application.gallery.ports.store import (
+    DuplicatePage,
     GalleryReader,
     ImageFilter,
     ImagePage,
@@ -107,13 +108,20 @@ class SearchByText(_Search):
         return await self._run(vector, record, options)
 
 
+NEAR_DUPLICATE_SCAN = 500  # images looked at per call: each is one index probe inside a single query
+
+
 class FindNearDuplicates:
     def __init__(self, models: ModelRegistry, index: VectorIndex) -> None:
         self._models = models
         self._index = index
 
-    async def __call__(self, threshold: float, limit: int) -> list[list[UUID]]:
+    async def __call__(
+        self, threshold: float, limit: int, after: UUID | None = None, scan: int = NEAR_DUPLICATE_SCAN
+    ) -> DuplicatePage:
+        """At most ``limit`` groups from the next ``scan`` images: one bounded query per call, however
+        large the gallery; the page's ``next_after`` continues from there."""
         record = await self._models.searchable()
         if record is None:
             raise IndexNotReadyError("the gallery has no complete index yet; it is being built")
-        return await self._index.near_duplicates(record.model, threshold, limit)
+        return await self._index.near_duplicates(record.model, threshold, limit, after, scan)

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
@@ -183,10 +184,19 @@ async def near_duplicates(
     find: FromDishka[FindNearDuplicates],
     threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.95,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[UUID | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> Any:
-    """Added: groups of images at least ``threshold`` similar (cosine) to each other."""
-    groups = await find(threshold, limit)
-    return {"groups": [[str(i) for i in group] for group in groups], "threshold": threshold}
+    """Added: groups of images at least ``threshold`` similar (cosine) to each other.
+
+    A page at a time: each call looks at the next images of the gallery (a few hundred, in one
+    query) and says where to go on in ``next_cursor``; ``null`` when every image has been seen.
+    """
+    page = await find(threshold, limit, cursor)
+    return {
+        "groups": [[str(i) for i in group] for group in page.groups],
+        "threshold": threshold,
+        "next_cursor": str(page.next_after) if page.next_after else None,
+    }
 
 
 @route("GET", "/images/index")
@@ -290,14 +300,25 @@ async def thumbnail(
 async def view(
     image_id: UUID, request: Request, reader: FromDishka[GalleryReader], files: FromDishka[ImageBytes]
 ) -> Response:
-    """The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``)."""
+    """The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``).
+
+    A watched file is streamed from disk in chunks (and answers Range requests), so a large one is
+    never held in memory; an upload or card scan, bounded by the upload limit, comes from S3 whole.
+    """
     image = await reader.get(image_id)
-    data = await files.read(image)
+    etag = _etag(image.id, image.content_hash)
+    local = await files.local_file(image)
+    head = local.head if local is not None else await files.read(image)
     # The bytes decide (a watched file's type was guessed from its extension, and a PNG may be named .jpg).
-    media_type = _sniff(data)
+    media_type = _sniff(head)
     if media_type == _UNKNOWN:
         media_type = {"image/jpg": "image/jpeg", "": _UNKNOWN}.get(image.media_type, image.media_type)
-    return _cached(request, data, media_type, _etag(image.id, image.content_hash))
+    if local is None:
+        return _cached(request, head, media_type, etag)
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(local.path, media_type=media_type, headers=headers, content_disposition_type="inline")
 
 
 _UNKNOWN = "application/octet-stream"
