@@ -38,7 +38,7 @@ PARTICULAR: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("PUT", r"/api/users/\{user_id\}", (400, 409, 422)),
     ("DELETE", r"/api/users/\{user_id\}", (409,)),
     ("POST", r"/api/tokens", (422,)),
-    ("POST", r"/task/submit", (*UPLOAD, 409)),
+    ("POST", r"/task/submit", (*UPLOAD, 404, 409)),  # 404: an Idempotency-Key whose task was deleted
     ("GET POST PUT", r"/task/(|image|cancel|update_text)", (404, 422)),
     ("POST PUT", r"/task/(cancel|update_text)", (409,)),
     ("PUT", r"/task/update_text", (412,)),
