@@ -16,6 +16,11 @@ page count before its pages are rendered (the splitter's own ``max_pages``),
 and the running card total after each document, so a request can never make
 more than ``max_cards`` tasks, and never renders more than one document past
 the point where it is refused.
+
+Retries: a request with an ``Idempotency-Key`` records the key (with who sent it and a fingerprint of
+its label and files) in the transaction that makes its tasks. A retry with the same key and files makes
+nothing and answers with those tasks; two such requests at once make one submission (the loser's
+insert of the key fails, its transaction and objects are undone, and it answers like a retry).
 """
 
 from __future__ import annotations
@@ -141,7 +146,7 @@ class SubmitCards:
         and answers with what the first made; the same key with other files is refused."""
         key: SubmissionKey | None = None
         if idempotency_key is not None:
-            key = await self._key(idempotency_key, submitted_by, fingerprint(uploads, batch_label))
+            key = self._key(idempotency_key, submitted_by, fingerprint(uploads, batch_label))
             async with self._uow() as uow:
                 earlier = await uow.submission_keys.get(key.scope, key.key)
             if earlier is not None:
@@ -157,7 +162,7 @@ class SubmitCards:
                 raise
             return await self._replay(earlier, key)
 
-    async def _key(self, value: str, submitted_by: str | None, request_print: str) -> SubmissionKey:
+    def _key(self, value: str, submitted_by: str | None, request_print: str) -> SubmissionKey:
         plain_text(value, "Idempotency-Key")
         if not value.strip() or len(value) > MAX_IDEMPOTENCY_KEY_LENGTH:
             raise Refusal(
