@@ -27,6 +27,11 @@ def _status(field: str) -> int:
     raise LookupError(field)
 
 
+def _reset_peak() -> None:
+    """Reset the peak (VmHWM) to what is resident now."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 async def body(file_bytes: int) -> AsyncIterator[bytes]:
     chunk = b"\xff" * (1024 * 1024)
     for number in range(FILES):
@@ -52,7 +57,7 @@ async def test_a_huge_streamed_submission(
     )
     async for client in client_for(settings):
         await client.get("/health")
-        Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to what is resident now
+        _reset_peak()
         before = _status("VmRSS")
         headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
         response = await client.post("/api/recognition/tasks", content=body(file_mib * 2**20), headers=headers)
