@@ -22,6 +22,8 @@ from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
     RevisionNotFoundError,
+    SubmissionKey,
+    SubmissionKeyTakenError,
     TaskNotFoundError,
 )
 from kartoteka.application.shared.outbox import OutboundMessage
@@ -37,6 +39,7 @@ class MemoryDatabase:
         self.tasks: dict[UUID, RecognitionTask] = {}
         self.batches: dict[UUID, Batch] = {}
         self.revisions: dict[UUID, list[TranscriptRevision]] = {}
+        self.submission_keys: dict[tuple[str, str], SubmissionKey] = {}
         self.outbox: list[OutboundMessage] = []
         self.fail_commit = False
         self.conflicts = 0  # commits that fail as if another writer had been first
@@ -117,6 +120,20 @@ class _Revisions:
         return {t: self._db.revisions[t][-1] for t in task_ids if self._db.revisions.get(t)}
 
 
+class _SubmissionKeys:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self.added: list[SubmissionKey] = []
+
+    async def get(self, scope: str, key: str) -> SubmissionKey | None:
+        return self._db.submission_keys.get((scope, key))
+
+    async def add(self, record: SubmissionKey) -> None:
+        if (record.scope, record.key) in self._db.submission_keys:
+            raise SubmissionKeyTakenError(record.key)
+        self.added.append(record)
+
+
 class MemoryUnitOfWork:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
@@ -125,6 +142,7 @@ class MemoryUnitOfWork:
         self.tasks = _Tasks(self._db)
         self.batches = _Batches(self._db)
         self.revisions = _Revisions(self._db)
+        self.submission_keys = _SubmissionKeys(self._db)
         return self
 
     async def __aexit__(
@@ -152,6 +170,8 @@ class MemoryUnitOfWork:
             self._db.batches[batch.id] = batch
         for batch_id in self.batches.deleted:
             self._db.batches.pop(batch_id, None)
+        for record in self.submission_keys.added:
+            self._db.submission_keys[(record.scope, record.key)] = record
 
     async def rollback(self) -> None:
         return None

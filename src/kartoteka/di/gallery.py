@@ -71,7 +71,19 @@ class GalleryApiProvider(Provider):
     scope = Scope.APP
     settings = from_context(provides=Settings, scope=Scope.APP)
 
-    use_cases = provide_all(SearchByExample, SearchByImage, SearchByText, FindNearDuplicates, DeleteImage)
+    use_cases = provide_all(SearchByImage, SearchByText, FindNearDuplicates, DeleteImage)
+
+    @provide
+    def search_by_example(
+        self,
+        settings: Settings,
+        models: ModelRegistry,
+        index: VectorIndex,
+        encoder: QueryEncoder,
+        reader: GalleryReader,
+    ) -> SearchByExample:
+        inspector = PillowImageInspector(GALLERY_ACCEPTED)
+        return SearchByExample(models, index, encoder, reader, inspector, settings.embedding.max_pixels)
 
     @provide
     async def query_encoder(self, settings: Settings, redis: Redis) -> AsyncIterator[QueryEncoder]:

@@ -147,7 +147,7 @@ class RecognitionApiProvider(Provider):
         return PillowPdfiumPageSplitter(
             max_pixels=settings.recognition.max_pixels,
             pdf_dpi=settings.documents.pdf_dpi,
-            max_pages=settings.documents.max_pages,
+            max_pages=min(settings.documents.max_pages_per_file, settings.documents.max_pages),
         )
 
     @provide
@@ -157,6 +157,7 @@ class RecognitionApiProvider(Provider):
             max_pixels=settings.recognition.max_pixels,
             max_files=settings.api.max_files,
             max_cards=settings.documents.max_pages,
+            max_request_bytes=settings.api.max_request_bytes,
         )
 
     @provide

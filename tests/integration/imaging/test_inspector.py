@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kartoteka.application.shared.images import UnreadableImageError, UnsupportedImageError
+from kartoteka.application.shared.images import ImageTooLargeError, UnreadableImageError, UnsupportedImageError
 from kartoteka.infrastructure.imaging.inspector import PillowImageInspector
+from tests.bad_images import png_bomb, tiff_with_text_strip_offsets
 
 inspector = PillowImageInspector()
 
@@ -56,6 +57,15 @@ async def test_truncated_and_non_images_are_unreadable() -> None:
         await inspector.inspect(b"%PDF-1.7 not an image", 10**6)
 
 
-async def test_oversized_image_is_measured_without_decoding() -> None:
-    info = await inspector.inspect(encode("PNG", size=(300, 300)), max_pixels=1000)
-    assert info.width * info.height == 90_000  # the use case refuses it as too many pixels
+async def test_oversized_image_is_refused_as_too_large_without_decoding() -> None:
+    with pytest.raises(ImageTooLargeError, match="300×300 pixels; at most 1000"):
+        await inspector.inspect(encode("PNG", size=(300, 300)), max_pixels=1000)
+
+
+async def test_whatever_a_decoder_raises_is_unreadable_and_a_bomb_is_too_large() -> None:
+    # Pillow raised TypeError on this TIFF (issue 11); any failure of decoding is the bytes' fault.
+    with pytest.raises(UnreadableImageError, match="TypeError") as caught:
+        await inspector.inspect(tiff_with_text_strip_offsets(), 10**8)
+    assert type(caught.value) is UnreadableImageError
+    with pytest.raises(ImageTooLargeError, match="too many pixels"):
+        await inspector.inspect(png_bomb(), 10**12)  # past Pillow's own limit, whatever ours is

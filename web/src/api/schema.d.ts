@@ -132,6 +132,9 @@ export interface paths {
         /**
          * Near Duplicates
          * @description Added: groups of images at least ``threshold`` similar (cosine) to each other.
+         *
+         *     A page at a time: each call looks at the next images of the gallery (a few hundred, in one
+         *     query) and says where to go on in ``next_cursor``; ``null`` when every image has been seen.
          */
         get: operations["near_duplicates_api_images_near_duplicates_get"];
         put?: never;
@@ -243,6 +246,9 @@ export interface paths {
         /**
          * View
          * @description The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``).
+         *
+         *     A watched file is streamed from disk in chunks (and answers Range requests), so a large one is
+         *     never held in memory; an upload or card scan, bounded by the upload limit, comes from S3 whole.
          */
         get: operations["view_api_images__image_id__view_get"];
         put?: never;
@@ -1544,6 +1550,15 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1615,6 +1630,15 @@ export interface operations {
             };
             /** @description Logged in, but the role does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2001,6 +2025,8 @@ export interface operations {
             query?: {
                 threshold?: number;
                 limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -2124,6 +2150,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2197,6 +2232,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3272,7 +3316,10 @@ export interface operations {
     submit_tasks_api_recognition_tasks_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID): a retry of the request with the same key and the same files creates nothing and gets the first answer again (with `Idempotent-Replayed: true`); the same key with other files is a 422. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4250,6 +4297,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -4619,6 +4675,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4847,6 +4912,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5014,6 +5088,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5446,7 +5529,10 @@ export interface operations {
     submit_task_submit_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID): a retry of the request with the same key and the same files creates nothing and gets the first answer again (with `Idempotent-Replayed: true`); the same key with other files is a 422. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5487,6 +5573,15 @@ export interface operations {
             };
             /** @description Logged in, but the role does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

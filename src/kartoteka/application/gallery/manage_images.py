@@ -18,7 +18,7 @@ from kartoteka.application.gallery.indexing import thumbnail_key
 from kartoteka.application.gallery.outbox_messages import embed_job, gallery_event
 from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
 from kartoteka.application.shared.clock import Clock, NewId
-from kartoteka.application.shared.images import ImageInspector
+from kartoteka.application.shared.images import ImageInspector, ImageTooLargeError, UnreadableImageError
 from kartoteka.application.shared.live_messages import FileCreatedEvent, FileDeletedEvent
 from kartoteka.application.shared.storage import ObjectStorage, StorageUnavailableError
 from kartoteka.application.shared.uploads import RejectionKind, UploadRejectedError
@@ -26,6 +26,7 @@ from kartoteka.domain.gallery.image import (
     GalleryImage,
     ImageNotDeletableError,
     ImageSource,
+    check_upload_depth,
     gallery_path,
     normalize_directory,
     validate_name,
@@ -61,14 +62,19 @@ class UploadImage:
         self, filename: str, data: bytes, directory: str | None, *, uploaded_by: str | None = None
     ) -> GalleryImage:
         name = validate_name(filename)
-        folder = normalize_directory(directory)
+        folder = check_upload_depth(normalize_directory(directory))
         if not data:
             raise UploadRejectedError(name, RejectionKind.UNREADABLE, "the file is empty")
         if len(data) > self._limits.max_upload_bytes:
             raise UploadRejectedError(
                 name, RejectionKind.TOO_LARGE, f"larger than {self._limits.max_upload_bytes} bytes"
             )
-        info = await self._inspector.inspect(data, self._limits.max_pixels)
+        try:
+            info = await self._inspector.inspect(data, self._limits.max_pixels)
+        except ImageTooLargeError as exc:
+            raise UploadRejectedError(name, RejectionKind.TOO_MANY_PIXELS, str(exc)) from None
+        except UnreadableImageError as exc:
+            raise UploadRejectedError(name, RejectionKind.UNREADABLE, str(exc)) from None
         if info.width * info.height > self._limits.max_pixels:
             raise UploadRejectedError(
                 name,

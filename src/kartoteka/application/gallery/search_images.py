@@ -17,6 +17,7 @@ from kartoteka.application.gallery.errors import (
 )
 from kartoteka.application.gallery.ports.embedding import ImageKind, QueryEncoder
 from kartoteka.application.gallery.ports.store import (
+    DuplicatePage,
     GalleryReader,
     ImageFilter,
     ImagePage,
@@ -26,6 +27,7 @@ from kartoteka.application.gallery.ports.store import (
     SimilarityQuery,
     VectorIndex,
 )
+from kartoteka.application.shared.images import ImageInspector, UnreadableImageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +58,31 @@ class _Search:
 
 
 class SearchByExample(_Search):
-    """A sketch drawn in the UI, or any photo: embedded on a worker with the index's model."""
+    """A sketch drawn in the UI, or any photo: embedded on a worker with the index's model.
+
+    The query is decoded here first, as an upload is: bytes that are no image are a 422 and a
+    decompression bomb a 413 before any worker is asked, and a worker never sees them.
+    """
+
+    def __init__(
+        self,
+        models: ModelRegistry,
+        index: VectorIndex,
+        encoder: QueryEncoder,
+        reader: GalleryReader,
+        inspector: ImageInspector,
+        max_pixels: int,
+    ) -> None:
+        super().__init__(models, index, encoder, reader)
+        self._inspector = inspector
+        self._max_pixels = max_pixels
 
     async def __call__(self, data: bytes, kind: ImageKind, options: SearchOptions) -> ImagePage:
         record = await self._space()
+        try:
+            await self._inspector.inspect(data, self._max_pixels)
+        except UnreadableImageError as exc:  # ImageTooLargeError (a 413) included, with its own kind
+            raise type(exc)(f"the query image cannot be used: {exc}") from None
         vector = await self._encoder.embed_image(data, kind, record.model)
         return await self._run(vector, record, options)
 
@@ -85,13 +108,20 @@ class SearchByText(_Search):
         return await self._run(vector, record, options)
 
 
+NEAR_DUPLICATE_SCAN = 500  # images looked at per call: each is one index probe inside a single query
+
+
 class FindNearDuplicates:
     def __init__(self, models: ModelRegistry, index: VectorIndex) -> None:
         self._models = models
         self._index = index
 
-    async def __call__(self, threshold: float, limit: int) -> list[list[UUID]]:
+    async def __call__(
+        self, threshold: float, limit: int, after: UUID | None = None, scan: int = NEAR_DUPLICATE_SCAN
+    ) -> DuplicatePage:
+        """At most ``limit`` groups from the next ``scan`` images: one bounded query per call, however
+        large the gallery; the page's ``next_after`` continues from there."""
         record = await self._models.searchable()
         if record is None:
             raise IndexNotReadyError("the gallery has no complete index yet; it is being built")
-        return await self._index.near_duplicates(record.model, threshold, limit)
+        return await self._index.near_duplicates(record.model, threshold, limit, after, scan)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -27,8 +27,9 @@ from kartoteka.application.shared.live_messages import (
     FileMovedEvent,
     GalleryEvent,
 )
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.gallery import changes
-from kartoteka.domain.gallery.image import GalleryImage, ImageSource, RootMount, split_path
+from kartoteka.domain.gallery.image import GalleryImage, ImageConflictError, ImageSource, RootMount, split_path
 from kartoteka.domain.gallery.reconciliation import (
     CreatedFile,
     IndexedFile,
@@ -55,6 +56,17 @@ Change = (
     | changes.RootUnavailable
     | changes.RootAvailable
 )
+
+
+MAX_CLASH_SUFFIX = 20
+
+
+def clash_name(path: str, number: int) -> str:
+    """``clash/x.png`` → ``clash/x (2).png``: the name a watched file gets beside an upload holding its own."""
+    folder, name = split_path(path)
+    stem, dot, extension = name.rpartition(".")
+    renamed = f"{stem} ({number}).{extension}" if dot and stem else f"{name} ({number})"
+    return renamed if folder == "." else f"{folder}/{renamed}"
 
 
 def _time(ns: int) -> datetime:
@@ -93,10 +105,28 @@ class _Writer:
     async def move(self, image: GalleryImage, root_path: str, size: int, mtime_ns: int, now: datetime) -> None:
         old = image.path
         image.root_path = root_path
-        image.move_to(self.mount.gallery_path(root_path))
         image.size, image.mtime_ns = size, mtime_ns
-        await self.uow.images.update(image)
+        if not await self._place(image, self.uow.images.update):
+            return
         self.events.append(FileMovedEvent(old, image.path, now))
+
+    async def _place(self, image: GalleryImage, write: Callable[[GalleryImage], Awaitable[None]]) -> bool:
+        """Write ``image`` at its root path's gallery path, or, when an upload or a card already holds
+        that path, at the first free ``name (n).ext`` beside it, with a warning: a watched file never
+        fails its batch (or the watcher's start) over a name someone else took. False if no name was
+        free (the file is then left out, and reported)."""
+        wanted = self.mount.gallery_path(image.root_path or "")
+        for attempt in range(MAX_CLASH_SUFFIX + 1):
+            image.move_to(wanted if attempt == 0 else clash_name(wanted, attempt))
+            try:
+                await write(image)
+            except ImageConflictError:
+                continue
+            if attempt:
+                log.warning("%r is taken in the gallery (an upload?); the watched file shows as %r", wanted, image.path)
+            return True
+        log.warning("%r and %d alternatives are taken in the gallery; the watched file is left out", wanted, attempt)
+        return False
 
     async def modify(self, image: GalleryImage, size: int, mtime_ns: int, digest: str) -> None:
         image.size, image.mtime_ns, image.content_hash = size, mtime_ns, digest
@@ -129,7 +159,8 @@ class _Writer:
             root_path=root_path,
             mtime_ns=mtime_ns,
         )
-        await self.uow.images.add(image)
+        if not await self._place(image, self.uow.images.add):
+            return
         self.to_embed.append(image.id)
         self.events.append(FileCreatedEvent(image.path, image.created_at))
 
@@ -224,6 +255,10 @@ async def _step(w: _Writer, by_id: dict[UUID, GalleryImage], step: Step, now: da
             await w.create(scanned.path, scanned.size, scanned.mtime_ns, step.content_hash)
 
 
+def _unavailable(error: Exception) -> bool:
+    return isinstance(error, Refusal) and error.kind is ErrorKind.UNAVAILABLE
+
+
 class ApplyFileChanges:
     """One batch of watcher events, applied in one transaction; safe to apply twice."""
 
@@ -246,6 +281,24 @@ class ApplyFileChanges:
         paths += [c.new_path for c in batch if isinstance(c, changes.FileMoved)]
         hashes = await self._hasher.hash_many(mount.name, paths) if paths else {}
         now = self._clock()
+        try:
+            await self._apply(mount, batch, hashes, now)
+        except Exception as exc:
+            if _unavailable(exc) or len(batch) == 1:
+                raise  # the database is away: the whole batch waits for the next try
+            # One change the store refuses must not keep the others out: each alone, in its own transaction.
+            log.warning(
+                "a batch of %d changes under %s failed (%s); applying them one by one", len(batch), mount.name, exc
+            )
+            for change in batch:
+                try:
+                    await self._apply(mount, [change], hashes, now)
+                except Exception as alone:
+                    if _unavailable(alone):
+                        raise
+                    log.warning("%s: %s was left out: %s", mount.name, change, alone)
+
+    async def _apply(self, mount: RootMount, batch: Sequence[Change], hashes: dict[str, str], now: datetime) -> None:
         async with self._uow() as uow:
             w = _Writer(uow, mount, self._new_id, self._batch_size)
             for change in batch:

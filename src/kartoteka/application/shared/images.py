@@ -35,3 +35,13 @@ class UnsupportedImageError(Refusal):
 
 class UnreadableImageError(Refusal):
     """The bytes are not an image we can decode (or the image is unusable)."""
+
+    kind = ErrorKind.INVALID
+
+
+class ImageTooLargeError(UnreadableImageError):
+    """The image has more pixels than may be decoded (a decompression bomb, or just too big): a 413, not a 422.
+
+    A subclass, so every place that fails an unusable image fails this one too."""
+
+    kind = ErrorKind.TOO_LARGE

@@ -18,6 +18,7 @@ class RejectionKind(enum.StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"
     TOO_MANY_FILES = "too_many_files"
     TOO_MANY_PAGES = "too_many_pages"
+    INVALID_NAME = "invalid_name"
 
 
 _REJECTION_KINDS = {
@@ -28,6 +29,7 @@ _REJECTION_KINDS = {
     RejectionKind.TOO_MANY_PAGES: ErrorKind.TOO_LARGE,
     RejectionKind.UNSUPPORTED_TYPE: ErrorKind.UNSUPPORTED,
     RejectionKind.UNREADABLE: ErrorKind.INVALID,
+    RejectionKind.INVALID_NAME: ErrorKind.INVALID,
 }
 
 

@@ -16,12 +16,16 @@ from enum import StrEnum
 from uuid import UUID
 
 from kartoteka.domain.errors import ErrorKind, Refusal
+from kartoteka.domain.text import first_non_text
 
 TOP = "."
 # Bytes (UTF-8) of a file name, as most filesystems allow, and of a folder path: together they stay
 # well inside what a PostgreSQL b-tree index entry may hold (about 2.7 kB), so a path is always indexable.
 MAX_NAME_BYTES = 255
 MAX_DIRECTORY_BYTES = 2048
+# Folders an upload may be put in, counted from the top: deep enough for any archive's shelving, and
+# far from what would make the folder tree costly to build and send (a watched disk may hold deeper ones).
+MAX_UPLOAD_DEPTH = 32
 
 
 class ImageSource(StrEnum):
@@ -72,8 +76,8 @@ def normalize_directory(value: str | None) -> str:
     """
     if value is None:
         return TOP
-    if "\x00" in value:
-        raise InvalidGalleryPathError(f"folder {value!r} contains a NUL character")
+    if (found := first_non_text(value)) is not None:
+        raise InvalidGalleryPathError(f"folder {value[:40]!r} holds a control character (U+{ord(found[1]):04X})")
     text = value.replace("\\", "/").strip()
     if text in {"", TOP, "./", "/"}:
         return TOP
@@ -91,11 +95,23 @@ def normalize_directory(value: str | None) -> str:
 def validate_name(name: str) -> str:
     """A file name without any folder part; client-given names are never trusted as paths."""
     cleaned = name.strip()
-    if cleaned in {"", ".", ".."} or "/" in cleaned or "\\" in cleaned or "\x00" in cleaned:
+    if (found := first_non_text(cleaned)) is not None:
+        raise InvalidGalleryPathError(f"file name {name[:40]!r} holds a control character (U+{ord(found[1]):04X})")
+    if cleaned in {"", ".", ".."} or "/" in cleaned or "\\" in cleaned:
         raise InvalidGalleryPathError(f"{name!r} is not a file name")
     if _utf8_length(cleaned, name) > MAX_NAME_BYTES:
         raise InvalidGalleryPathError(f"file name {cleaned[:40]!r}… is longer than {MAX_NAME_BYTES} bytes")
     return cleaned
+
+
+def check_upload_depth(directory: str) -> str:
+    """``directory`` (normalised) if an upload may go there: at most MAX_UPLOAD_DEPTH folders deep."""
+    depth = 0 if directory == TOP else directory.count("/") + 1
+    if depth > MAX_UPLOAD_DEPTH:
+        raise InvalidGalleryPathError(
+            f"folder {directory[:40]!r}… is {depth} levels deep; uploads go at most {MAX_UPLOAD_DEPTH} deep"
+        )
+    return directory
 
 
 def gallery_path(directory: str, name: str) -> str:

@@ -46,10 +46,14 @@ class FileSelection:
         return bool(dot) and extension.lower() in self.extensions
 
     def excludes_entry(self, path: str) -> bool:
-        """True when this entry itself matches a pattern (its parents are not looked at)."""
+        """True when this entry itself matches a pattern (its parents are not looked at), or when its
+        name is not text: bytes that are not UTF-8 arrive as lone surrogates (``bad\udcff.png``), which
+        no database column or client can hold, so such an entry is left out rather than failing its batch."""
+        name = path.rpartition("/")[2]
+        if any("\ud800" <= char <= "\udfff" for char in name):
+            return True
         if not self.exclude:
             return False
-        name = path.rpartition("/")[2]
         for pattern in self.exclude:
             if fnmatchcase(path, pattern):
                 return True
@@ -59,8 +63,6 @@ class FileSelection:
 
     def excludes(self, path: str) -> bool:
         """True when the entry or any directory above it is excluded."""
-        if not self.exclude:
-            return False
         parts = path.split("/")
         return any(self.excludes_entry("/".join(parts[: i + 1])) for i in range(len(parts)))
 

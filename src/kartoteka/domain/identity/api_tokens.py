@@ -12,6 +12,7 @@ from uuid import UUID
 
 from kartoteka.domain.errors import Refusal
 from kartoteka.domain.identity.roles import Role
+from kartoteka.domain.text import plain_text
 
 MAX_TOKEN_NAME_LENGTH = 200
 
@@ -37,7 +38,7 @@ class ApiToken:
     def issue(
         cls, token_id: UUID, name: str, token_hash: str, role: Role, now: datetime, created_by: UUID | None
     ) -> ApiToken:
-        name = name.strip()
+        name = plain_text(name, "name").strip()
         if not name or len(name) > MAX_TOKEN_NAME_LENGTH:
             raise InvalidTokenNameError(f"a token's name must be 1 to {MAX_TOKEN_NAME_LENGTH} characters")
         return cls(id=token_id, name=name, token_hash=token_hash, role=role, created_at=now, created_by=created_by)

@@ -19,11 +19,19 @@ class DocumentSettings(BaseModel):
         description="Resolution PDF pages are rasterised at. 300 dpi keeps pen strokes and stress marks legible "
         "for recognition; higher multiplies pixels (and time) by the square of the ratio.",
     )
+    max_pages_per_file: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="Most pages taken from one PDF or multi-page TIFF. Pages are rendered while the request "
+        "waits (about half a second each at 300 dpi), so a longer document is refused with a 413 before "
+        "any page is rendered: split it, or raise this along with the clients' timeouts.",
+    )
     max_pages: int = Field(
         500,
         ge=1,
         le=10_000,
-        description="Most pages taken from one PDF or multi-page TIFF, and most cards one submission makes "
-        "in all; a longer document is refused before any page is rendered, so one upload cannot tie up a "
-        "thread for hours or hold thousands of rendered pages in memory.",
+        description="Most cards one submission makes in all, pages of every file together (and a bound on "
+        "`max_pages_per_file`); a request past it is refused before the next document is rendered, so one "
+        "request cannot tie up a thread for hours or hold thousands of rendered pages in memory.",
     )

@@ -118,10 +118,11 @@ class GallerySettings(BaseModel):
         description="Interval between polls when polling (see `force_polling`).",
     )
     rescan_interval_s: float = Field(
-        0.0,
+        900.0,
         ge=0.0,
         description="Rescan each root this often and report what the notifications missed (an inotify queue "
-        "overflow, changes on a network share); 0 turns it off.",
+        "overflow, changes on a network share, a change that could not be applied); 0 turns it off. Each "
+        "rescan walks the whole tree, so raise it for very large roots.",
     )
 
     @field_validator("extensions")

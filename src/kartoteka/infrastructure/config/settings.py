@@ -175,6 +175,13 @@ class ApiSettings(Section):
         description="Most files in one submission (a PDF or multi-page TIFF counts once here; its pages count "
         "against documents.max_pages).",
     )
+    max_request_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body, in bytes, all files of a submission together: refused with a 413 "
+        "as soon as the declared length or the bytes received pass it, so no request makes the api hold or "
+        "spool more. Files over 1 MiB are spooled to temporary files while a request is read.",
+    )
     ws_per_message_deflate: bool = Field(
         False,
         description="Compress WebSocket messages. Off by default: status events are small, and compression "

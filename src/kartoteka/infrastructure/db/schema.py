@@ -45,6 +45,18 @@ batches = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Submissions made with an Idempotency-Key: a retried request finds what the first one made.
+submission_keys = Table(
+    "submission_keys",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("batch_id", UUID(as_uuid=True), nullable=True),
+    Column("task_ids", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 recognition_tasks = Table(
     "recognition_tasks",
     metadata,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from kartoteka.application.gallery.ports.files import LocalFile
 from kartoteka.application.shared.storage import ObjectNotFoundError, ObjectStorage
 from kartoteka.domain.gallery.image import GalleryImage, ImageNotFoundError
 
@@ -36,3 +38,21 @@ class GalleryFiles:
             return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             raise ImageNotFoundError(f"{image.path}: the file is gone") from None
+
+    async def local_file(self, image: GalleryImage) -> LocalFile | None:
+        if image.object_key is not None:
+            return None
+        path = self.local_path(image)
+
+        def probe() -> LocalFile:
+            with path.open("rb") as file:
+                head = file.read(HEAD_BYTES)
+                return LocalFile(path, os.fstat(file.fileno()).st_size, head)
+
+        try:
+            return await asyncio.to_thread(probe)
+        except (FileNotFoundError, IsADirectoryError):
+            raise ImageNotFoundError(f"{image.path}: the file is gone") from None
+
+
+HEAD_BYTES = 32

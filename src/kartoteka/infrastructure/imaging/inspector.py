@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import io
-import warnings
 from collections.abc import Mapping
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from kartoteka.application.shared.images import ImageInfo, UnreadableImageError, UnsupportedImageError
+from kartoteka.application.shared.images import (
+    ImageInfo,
+    ImageTooLargeError,
+    UnreadableImageError,
+    UnsupportedImageError,
+)
+from kartoteka.infrastructure.imaging.decoding import untrusted_image
 
 ACCEPTED = {
     "JPEG": ("image/jpeg", ".jpg"),
@@ -26,29 +31,21 @@ GALLERY_ACCEPTED = {**ACCEPTED, "GIF": ("image/gif", ".gif"), "BMP": ("image/bmp
 
 
 def inspect_image(data: bytes, max_pixels: int, accepted: Mapping[str, tuple[str, str]] = ACCEPTED) -> ImageInfo:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=None)
-            fmt = (image.format or "").upper()
-            if fmt not in accepted:
-                names = ", ".join(sorted(accepted))
-                raise UnsupportedImageError(f"{fmt or 'unknown'} images are not accepted; send one of {names}")
-            content_type, extension = accepted[fmt]
-            width, height = image.size
-            info = ImageInfo(fmt, content_type, extension, width, height)
-            if width * height > max_pixels or width < 1 or height < 1:
-                return info  # the caller refuses it by size; no need to decode
-            image.load()
-            return info
-    except (UnsupportedImageError, UnreadableImageError):
-        raise
-    except UnidentifiedImageError:
-        raise UnreadableImageError("not a recognised image") from None
-    except Image.DecompressionBombError:
-        raise UnreadableImageError("image is too large to decode safely") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UnreadableImageError(f"image data is corrupt or truncated ({exc})") from None
+    """The image's format and size, after decoding it fully; any decoder failure is UnreadableImageError,
+    and an image over ``max_pixels`` (or over Pillow's bomb limit) ImageTooLargeError, before it is decoded."""
+    with untrusted_image(), Image.open(io.BytesIO(data), formats=None) as image:
+        fmt = (image.format or "").upper()
+        if fmt not in accepted:
+            names = ", ".join(sorted(accepted))
+            raise UnsupportedImageError(f"{fmt or 'unknown'} images are not accepted; send one of {names}")
+        content_type, extension = accepted[fmt]
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise UnreadableImageError(f"a {width}×{height} image has no pixels")
+        if width * height > max_pixels:
+            raise ImageTooLargeError(f"{width}×{height} pixels; at most {max_pixels} are accepted")
+        image.load()
+        return ImageInfo(fmt, content_type, extension, width, height)
 
 
 class PillowImageInspector:

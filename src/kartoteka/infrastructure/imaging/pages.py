@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-import struct
 import threading
 import warnings
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped]
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kartoteka.application.recognition.ports.pages import (
+    DecodeLimitError,
     PageImage,
     PageSplitError,
     PageTooLargeError,
@@ -52,8 +52,6 @@ _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PDF_MAGIC = b"%PDF-"
 _PDFIUM_PASSWORD_ERRORS = frozenset({4, 5})  # FPDF_ERR_PASSWORD, FPDF_ERR_SECURITY
 _PDF_HEADER_WINDOW = 1024  # readers accept the header anywhere in the first KiB
-# What Pillow's decoders raise on hostile or damaged input (a truncated TIFF directory is a TypeError).
-_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, IndexError, struct.error)
 
 
 def page_filename(source: str, number: int, count: int, extension: str) -> str:
@@ -74,7 +72,8 @@ def _is_pdf(data: bytes, filename: str) -> bool:
 
 @contextmanager
 def _decoding(filename: str, page_number: int | None = None) -> Iterator[None]:
-    """Pillow's many failure types as one clear error naming the file and page."""
+    """Whatever Pillow raises on hostile or damaged bytes (a TIFF directory with a text offset is a
+    TypeError, a bad EXIF block a struct.error) as one clear error naming the file and page."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -82,12 +81,15 @@ def _decoding(filename: str, page_number: int | None = None) -> Iterator[None]:
             yield
     except PageSplitError:
         raise
-    except Image.DecompressionBombError:
-        raise UnreadableDocumentError(filename, "image is too large to decode safely", page_number) from None
+    except Image.DecompressionBombError as exc:
+        raise DecodeLimitError(filename, f"too many pixels to decode safely ({exc})", page_number) from None
+    except MemoryError:
+        raise DecodeLimitError(filename, "too large to decode in the memory available", page_number) from None
     except UnidentifiedImageError:
         raise UnreadableDocumentError(filename, "not a readable image", page_number) from None
-    except _CORRUPT as exc:
-        raise UnreadableDocumentError(filename, f"image data is corrupt or truncated ({exc})", page_number) from None
+    except Exception as exc:  # hostile bytes can make a decoder raise anything
+        reason = f"image data is corrupt or truncated ({type(exc).__name__}: {exc})"
+        raise UnreadableDocumentError(filename, reason, page_number) from None
 
 
 def _check_pixels(filename: str, number: int, width: int, height: int, max_pixels: int, detail: str = "") -> None:
@@ -113,8 +115,8 @@ def _single(data: bytes, filename: str, max_pixels: int) -> PageImage:
             with Image.open(io.BytesIO(data)) as image:
                 media_type = Image.MIME.get((image.format or "").upper(), media_type)
                 width, height = image.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, *_CORRUPT):
-        pass  # not ours to judge: the inspector refuses it with its own reason
+    except Exception:  # not ours to judge: the inspector refuses it with its own reason
+        pass
     else:
         _check_pixels(filename, 1, width, height, max_pixels)
     return PageImage(filename, data, media_type, 1, 1, filename)

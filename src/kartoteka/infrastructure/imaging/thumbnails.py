@@ -8,33 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import io
-import warnings
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from kartoteka.application.gallery.ports.files import Thumbnail
-from kartoteka.application.shared.images import UnreadableImageError
+from kartoteka.application.shared.images import ImageTooLargeError
+from kartoteka.infrastructure.imaging.decoding import untrusted_image
 
 
 def make_thumbnail(data: bytes, size: int, max_pixels: int) -> Thumbnail:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
-                if opened.width * opened.height > max_pixels:
-                    raise UnreadableImageError(f"{opened.width}×{opened.height} is over {max_pixels} pixels")
-                # The original's upright size, before draft() decodes a JPEG at a reduced scale.
-                turned = opened.getexif().get(0x0112, 1) in {5, 6, 7, 8}
-                width, height = (opened.height, opened.width) if turned else (opened.width, opened.height)
-                opened.draft("RGB", (size * 2, size * 2))
-                image = _flatten(ImageOps.exif_transpose(opened))
-                image.thumbnail((size, size), Image.Resampling.LANCZOS)
-                out = io.BytesIO()
-                image.save(out, format="JPEG", quality=85, optimize=True)
-    except UnreadableImageError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
-        raise UnreadableImageError(f"cannot make a thumbnail: {exc}") from None
+    """Raises UnreadableImageError (ImageTooLargeError past ``max_pixels``) for anything it cannot draw."""
+    with untrusted_image(), Image.open(io.BytesIO(data)) as opened:
+        if opened.width * opened.height > max_pixels:
+            raise ImageTooLargeError(f"{opened.width}×{opened.height} is over {max_pixels} pixels")
+        # The original's upright size, before draft() decodes a JPEG at a reduced scale.
+        turned = opened.getexif().get(0x0112, 1) in {5, 6, 7, 8}
+        width, height = (opened.height, opened.width) if turned else (opened.width, opened.height)
+        opened.draft("RGB", (size * 2, size * 2))
+        image = _flatten(ImageOps.exif_transpose(opened))
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=85, optimize=True)
     return Thumbnail(out.getvalue(), "image/jpeg", width, height)
 
 

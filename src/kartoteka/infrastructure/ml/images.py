@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
-import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from kartoteka.application.shared.images import UnreadableImageError
+from kartoteka.application.shared.images import ImageTooLargeError, UnreadableImageError
+from kartoteka.infrastructure.imaging.decoding import untrusted_image
 
 
 def _open(data: bytes) -> Image.Image:
@@ -29,29 +29,24 @@ def _open(data: bytes) -> Image.Image:
 
 
 def decode_card(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Decode, apply EXIF orientation, and convert to RGB (alpha flattened onto white)."""
+    """Decode, apply EXIF orientation, and convert to RGB (alpha flattened onto white).
+
+    Whatever the decoder raises on hostile bytes is UnreadableImageError; an image
+    over ``max_pixels`` (or Pillow's bomb threshold) is ImageTooLargeError, refused
+    from its header before any pixel is decoded.
+    """
     if not data:
         raise UnreadableImageError("the file is empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = _open(data)
-            width, height = image.size
-            if width * height > max_pixels:
-                raise UnreadableImageError(
-                    f"image is {width}×{height} = {width * height} pixels, more than the {max_pixels} allowed"
-                )
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
-            return _to_rgb(image)
-    except UnreadableImageError:
-        raise
-    except UnidentifiedImageError:
-        raise UnreadableImageError("not a recognised image format") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UnreadableImageError("image is too large to decode safely") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UnreadableImageError(f"image data is corrupt or truncated: {exc}") from None
+    with untrusted_image(bomb_warning_is_error=True):
+        image = _open(data)
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageTooLargeError(
+                f"image is {width}×{height} = {width * height} pixels, more than the {max_pixels} allowed"
+            )
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        return _to_rgb(image)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -9,6 +9,7 @@ from dishka import AsyncContainer
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import FastAPI
 
+from kartoteka.application.recognition.submit_cards import UploadLimits
 from kartoteka.presentation.http import (
     auth,
     batches,
@@ -24,6 +25,7 @@ from kartoteka.presentation.http import (
     ws,
 )
 from kartoteka.presentation.http.access import AccessControl, check_every_route_has_a_rule
+from kartoteka.presentation.http.body_limit import RequestBodyLimit
 from kartoteka.presentation.http.errors import UnexpectedErrors, install_error_handlers
 from kartoteka.presentation.http.methods import HttpMethods
 from kartoteka.presentation.http.openapi import document_errors
@@ -33,6 +35,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
     # Which routes exist depends on the auth mode, so it is known before the app is built.
     auth_options = container.get_sync(auth.AuthOptions)
     web_options = container.get_sync(web.WebOptions)
+    max_request_bytes = container.get_sync(UploadLimits).max_request_bytes
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -68,5 +71,6 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.add_middleware(AccessControl)
     app.add_middleware(HttpMethods)
     app.add_middleware(UnexpectedErrors)
+    app.add_middleware(RequestBodyLimit, max_bytes=max_request_bytes)
     setup_dishka(container, app)
     return app

@@ -10,12 +10,14 @@ search by text, near-duplicate groups, and the index's state.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from kartoteka.application.gallery.manage_images import DeleteImage, GalleryLimits, UploadImage
@@ -182,10 +184,19 @@ async def near_duplicates(
     find: FromDishka[FindNearDuplicates],
     threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.95,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[UUID | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> Any:
-    """Added: groups of images at least ``threshold`` similar (cosine) to each other."""
-    groups = await find(threshold, limit)
-    return {"groups": [[str(i) for i in group] for group in groups], "threshold": threshold}
+    """Added: groups of images at least ``threshold`` similar (cosine) to each other.
+
+    A page at a time: each call looks at the next images of the gallery (a few hundred, in one
+    query) and says where to go on in ``next_cursor``; ``null`` when every image has been seen.
+    """
+    page = await find(threshold, limit, cursor)
+    return {
+        "groups": [[str(i) for i in group] for group in page.groups],
+        "threshold": threshold,
+        "next_cursor": str(page.next_after) if page.next_after else None,
+    }
 
 
 @route("GET", "/images/index")
@@ -289,14 +300,25 @@ async def thumbnail(
 async def view(
     image_id: UUID, request: Request, reader: FromDishka[GalleryReader], files: FromDishka[ImageBytes]
 ) -> Response:
-    """The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``)."""
+    """The original bytes, with the type of what they are (``image/jpeg``, never ``image/jpg``).
+
+    A watched file is streamed from disk in chunks (and answers Range requests), so a large one is
+    never held in memory; an upload or card scan, bounded by the upload limit, comes from S3 whole.
+    """
     image = await reader.get(image_id)
-    data = await files.read(image)
+    etag = _etag(image.id, image.content_hash)
+    local = await files.local_file(image)
+    head = local.head if local is not None else await files.read(image)
     # The bytes decide (a watched file's type was guessed from its extension, and a PNG may be named .jpg).
-    media_type = _sniff(data)
+    media_type = _sniff(head)
     if media_type == _UNKNOWN:
         media_type = {"image/jpg": "image/jpeg", "": _UNKNOWN}.get(image.media_type, image.media_type)
-    return _cached(request, data, media_type, _etag(image.id, image.content_hash))
+    if local is None:
+        return _cached(request, head, media_type, etag)
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(local.path, media_type=media_type, headers=headers, content_disposition_type="inline")
 
 
 _UNKNOWN = "application/octet-stream"
@@ -319,14 +341,30 @@ def _sniff(data: bytes) -> str:
     return _UNKNOWN
 
 
-def _node_json(node: DirectoryNode) -> dict[str, Any]:
-    return {
-        "path": node.path,
-        "parent": node.parent,
-        "created_at": node.created_at.isoformat(),
-        "modified_at": node.modified_at.isoformat(),
-        "children": [_node_json(c) for c in node.children],
-    }
+def tree_json(top: DirectoryNode) -> bytes:
+    """The folder tree as JSON, built without recursion: a watched disk may hold folders thousands of
+    levels deep, past what a recursive encoder (FastAPI's, or ``json.dumps``) can nest."""
+    parts: list[str] = []
+    # Work items: a node to open, or the text that closes one (its children's list and itself).
+    stack: list[DirectoryNode | str] = [top]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        head = {
+            "path": item.path,
+            "parent": item.parent,
+            "created_at": item.created_at.isoformat(),
+            "modified_at": item.modified_at.isoformat(),
+        }
+        parts.append(json.dumps(head, ensure_ascii=False)[:-1] + ', "children": [')
+        stack.append("]}")
+        for position, child in reversed(list(enumerate(item.children))):
+            stack.append(child)
+            if position:
+                stack.append(", ")
+    return "".join(parts).encode()
 
 
 @router.get("/fs/watched-directories", tags=["gallery"])
@@ -334,4 +372,4 @@ def _node_json(node: DirectoryNode) -> dict[str, Any]:
 @inject
 async def watched_directories(reader: FromDishka[GalleryReader]) -> Any:
     """The folder tree: the top is ``.``; children's paths are what the ``directory`` filter takes."""
-    return _node_json(await reader.tree())
+    return Response(tree_json(await reader.tree()), media_type="application/json")

@@ -6,14 +6,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka, inject
-from fastapi import APIRouter, File, Response, UploadFile
+from fastapi import APIRouter, File, Header, Response, UploadFile
 
 from kartoteka.application.recognition.corrections import CorrectTranscript
 from kartoteka.application.recognition.manage_tasks import CancelTask, GetTask
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.domain.errors import ErrorKind, Refusal
 from kartoteka.domain.recognition.corrections import ReplaceText
 from kartoteka.presentation.http.auth import Caller
+from kartoteka.presentation.http.recognition import IDEMPOTENCY, REPLAYED
 from kartoteka.presentation.http.schemas import LegacyTaskOut
 from kartoteka.presentation.http.uploads import read_upload
 
@@ -27,9 +29,15 @@ async def submit(
     submit: FromDishka[SubmitCards],
     limits: FromDishka[UploadLimits],
     caller: Caller,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY)] = None,
 ) -> dict[str, Any]:
     upload = await read_upload(image, limits.max_upload_bytes)
-    submission = await submit([upload], submitted_by=caller.name)
+    submission = await submit([upload], submitted_by=caller.name, idempotency_key=idempotency_key)
+    if submission.replayed:
+        response.headers[REPLAYED] = "true"
+        if not submission.tasks:  # the task it made was deleted since
+            raise Refusal("the task this Idempotency-Key made has been deleted", kind=ErrorKind.NOT_FOUND)
     return LegacyTaskOut.of(submission.tasks[0]).to_json()
 
 

@@ -8,9 +8,10 @@ asks for what cannot be done (an ``ErrorOut`` whose ``detail`` names the field o
 The statuses come from two places. Some hold for every route of a kind, and are added here:
 500 (a bug, still JSON), 503 (a server the route needs is down; every route but ``/health``),
 401 and 403 (a guarded route, when logins are on), 404 (a route naming a resource in its path),
-422 (a route with parameters or a body). The rest are particular to a route (a rate limit, a
-conflict, an upload too large) and are listed in ``PARTICULAR``, or in the route's own
-``responses``. A test walks the routes and checks that every status they answer is listed.
+422 (a route with parameters or a body), 413 (a route with a body: past ``api.max_request_bytes``).
+The rest are particular to a route (a rate limit, a conflict, an upload too large) and are listed
+in ``PARTICULAR``, or in the route's own ``responses``. A test walks the routes and checks that
+every status they answer is listed.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ PARTICULAR: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("PUT", r"/api/users/\{user_id\}", (400, 409, 422)),
     ("DELETE", r"/api/users/\{user_id\}", (409,)),
     ("POST", r"/api/tokens", (422,)),
-    ("POST", r"/task/submit", (*UPLOAD, 409)),
+    ("POST", r"/task/submit", (*UPLOAD, 404, 409)),  # 404: an Idempotency-Key whose task was deleted
     ("GET POST PUT", r"/task/(|image|cancel|update_text)", (404, 422)),
     ("POST PUT", r"/task/(cancel|update_text)", (409,)),
     ("PUT", r"/task/update_text", (412,)),
@@ -70,6 +71,8 @@ def statuses_for(method: str, path: str, operation: dict[str, Any], auth_enabled
         found.add(404)
     if operation.get("parameters") or operation.get("requestBody"):
         found.add(422)
+    if operation.get("requestBody"):
+        found.add(413)  # a body past api.max_request_bytes (RequestBodyLimit), on every route that takes one
     for methods, pattern, statuses in PARTICULAR:
         if method in methods.split() and re.fullmatch(pattern, path):
             found.update(statuses)

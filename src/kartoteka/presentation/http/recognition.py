@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka, inject
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
 
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
 from kartoteka.application.recognition.ports.task_reader import TaskFilter, TaskReader
 from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLimits
 from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.domain.errors import Refusal
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.conditional import etag
 from kartoteka.presentation.http.schemas import BatchOut, ErrorOut, SubmissionOut, TaskListOut, TaskOut
-from kartoteka.presentation.http.uploads import read_upload
+from kartoteka.presentation.http.uploads import read_uploads
 
 router = APIRouter(prefix="/api/recognition", tags=["recognition"])
 
 ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)}
+
+
+IDEMPOTENCY = (
+    "Any unique string (a UUID): a retry of the request with the same key and the same files creates "
+    "nothing and gets the first answer again (with `Idempotent-Replayed: true`); the same key with other "
+    "files is a 422."
+)
+REPLAYED = "Idempotent-Replayed"
+
+
+def in_utc(field: str, value: datetime | None) -> datetime | None:
+    """The moment in UTC, as the database compares it (naive is UTC); one outside years 1 to 9999 there
+    (``0001-01-01T00:00+01:00``, ``9999-12-31T23:59-01:00``) is no date the database can take: a 422."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise Refusal(f"{field} is outside the years 1 to 9999 in UTC", {"field": field}) from None
 
 
 @router.post("/tasks", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionOut, responses=ERRORS)
@@ -34,11 +54,15 @@ async def submit_tasks(
     submit: FromDishka[SubmitCards],
     limits: FromDishka[UploadLimits],
     caller: Caller,
+    response: Response,
     batch_label: Annotated[str | None, Form(max_length=500)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY)] = None,
 ) -> SubmissionOut:
     """Queue every card for recognition; a bad file or page refuses the whole request and nothing is stored."""
-    uploads = [await read_upload(image, limits.max_upload_bytes) for image in images]
-    submission = await submit(uploads, batch_label, submitted_by=caller.name)
+    uploads = await read_uploads(images, limits)
+    submission = await submit(uploads, batch_label, submitted_by=caller.name, idempotency_key=idempotency_key)
+    if submission.replayed:
+        response.headers[REPLAYED] = "true"
     return SubmissionOut(
         batch=BatchOut.of(submission.batch) if submission.batch else None,
         tasks=[TaskOut.of(t) for t in submission.tasks],
@@ -58,7 +82,10 @@ async def list_tasks(
 ) -> TaskListOut:
     """Newest first, a page at a time; ``counts`` gives tasks per status under the other filters."""
     where = TaskFilter(
-        statuses=frozenset(status_ or ()), batch_id=batch, created_from=created_from, created_to=created_to
+        statuses=frozenset(status_ or ()),
+        batch_id=batch,
+        created_from=in_utc("created_from", created_from),
+        created_to=in_utc("created_to", created_to),
     )
     page = await reader.page(where, cursor, limit)
     return TaskListOut(items=[TaskOut.of(t) for t in page.tasks], next_cursor=page.next_cursor, counts=page.counts)

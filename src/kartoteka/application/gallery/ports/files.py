@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from kartoteka.domain.gallery.image import GalleryImage
@@ -15,6 +16,18 @@ class ImageBytes(Protocol):
     async def read(self, image: GalleryImage) -> bytes:
         """Raises ImageNotFoundError when the file or object is gone."""
         ...
+
+    async def local_file(self, image: GalleryImage) -> LocalFile | None:
+        """The file of a watched-directory image, to be streamed rather than read whole (None for an
+        image kept in S3, whose size an upload limit bounds); raises ImageNotFoundError when it is gone."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    path: Path
+    size: int
+    head: bytes  # the first bytes, enough to tell the format by
 
 
 @dataclass(frozen=True, slots=True)

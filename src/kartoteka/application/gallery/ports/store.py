@@ -200,6 +200,15 @@ class DirectoryNode:
     children: list[DirectoryNode] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class DuplicatePage:
+    """Near-duplicate groups found among one slice of the images; ``next_after`` resumes after it
+    (None: every image has been looked at)."""
+
+    groups: list[list[UUID]]
+    next_after: UUID | None
+
+
 class GalleryReader(Protocol):
     async def listing(self, where: ImageFilter, order: Ordering, descending: bool, page: PageRequest) -> ImagePage: ...
 
@@ -229,6 +238,9 @@ class VectorIndex(Protocol):
         """Nearest first by cosine similarity, ties by id; ``total`` counts hits within top_k/min_score."""
         ...
 
-    async def near_duplicates(self, model: EmbeddingModelId, threshold: float, limit: int) -> list[list[UUID]]:
-        """Groups of images whose vectors are at least ``threshold`` similar."""
+    async def near_duplicates(
+        self, model: EmbeddingModelId, threshold: float, limit: int, after: UUID | None, scan: int
+    ) -> DuplicatePage:
+        """Groups of images whose vectors are at least ``threshold`` similar, looking at the next ``scan``
+        images (by id) after ``after``: each group is an image and its later near twins."""
         ...

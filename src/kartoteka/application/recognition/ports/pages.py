@@ -62,6 +62,10 @@ class PageTooLargeError(PageSplitError):
         self.max_pixels = max_pixels
 
 
+class DecodeLimitError(PageSplitError):
+    """The document (or one of its frames) declares more pixels than can be decoded safely: a decompression bomb."""
+
+
 class TooManyPagesError(PageSplitError):
     """The document has more pages than one upload may bring."""
 

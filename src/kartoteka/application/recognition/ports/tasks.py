@@ -102,9 +102,40 @@ class RevisionRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SubmissionKey:
+    """A submission made with an ``Idempotency-Key``: what it made, so a retry gets the same answer.
+
+    ``scope`` is who submitted (keys of different callers never meet); ``fingerprint`` identifies the
+    request's content, so the same key on a different request is told apart from a retry.
+    """
+
+    scope: str
+    key: str
+    fingerprint: str
+    batch_id: UUID | None
+    task_ids: tuple[UUID, ...]
+    created_at: datetime
+
+
+class SubmissionKeyTakenError(Exception):
+    """Another request with the same key committed first (raised by ``SubmissionKeyRepository.add``)."""
+
+
+class SubmissionKeyRepository(Protocol):
+    async def get(self, scope: str, key: str) -> SubmissionKey | None: ...
+
+    async def add(self, record: SubmissionKey) -> None:
+        """Raises SubmissionKeyTakenError when the key is already recorded (the transaction is then lost)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def tasks(self) -> TaskRepository: ...
+
+    @property
+    def submission_keys(self) -> SubmissionKeyRepository: ...
 
     @property
     def batches(self) -> BatchRepository: ...

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kartoteka.application.gallery.ports.embedding import EmbeddingModelId
 from kartoteka.application.gallery.ports.store import (
     DirectoryNode,
+    DuplicatePage,
     ImageFilter,
     ImageHit,
     ImagePage,
@@ -134,6 +135,9 @@ class SqlGalleryReader:
         return nodes[TOP]
 
 
+NEIGHBOURS = 50  # near twins looked for per image: a group is at most this many plus one
+
+
 class PgVectorIndex:
     """Cosine search on the model's partial HNSW index, or exactly (``exact=True``, for comparison)."""
 
@@ -181,43 +185,66 @@ class PgVectorIndex:
             total = int(await conn.scalar(select(func.count()).select_from(hits)) or 0)
         return ImagePage([ImageHit(image_from_row(r), float(r.score)) for r in rows], total, model)
 
-    async def near_duplicates(self, model: EmbeddingModelId, threshold: float, limit: int) -> list[list[UUID]]:
+    async def near_duplicates(
+        self, model: EmbeddingModelId, threshold: float, limit: int, after: UUID | None, scan: int
+    ) -> DuplicatePage:
+        """One query for the whole slice: each of the next ``scan`` images probes the model's HNSW index
+        for its nearest ``NEIGHBOURS`` (a LATERAL join), instead of two round trips per image.
+
+        An image starts a group only when none of its near twins comes before it (by id): otherwise it
+        belongs to the group that twin started. That keeps pages independent of each other (no state
+        between calls) and each group reported once, on the page of its first image.
+        """
+        v = image_vectors
+
+        def in_model(t: Any) -> list[ColumnElement[bool]]:
+            # Inlined, not bound: only literals let the planner use the model's partial index.
+            return [
+                t.c.model_key == literal(model.key, literal_execute=True),
+                t.c.model_version == literal(model.version, literal_execute=True),
+                t.c.state == "embedded",
+            ]
+
+        slice_ = select(v.c.image_id).where(*in_model(v)).order_by(v.c.image_id).limit(scan)
+        if after is not None:
+            slice_ = slice_.where(v.c.image_id > after)
         async with connected(self._engine, begin=True) as conn:
             await self._tune(conn)
-            ids = [
-                r[0]
-                for r in await conn.execute(
-                    text(
-                        "SELECT image_id FROM image_vectors WHERE model_key = :k AND model_version = :v "
-                        "AND state = 'embedded' ORDER BY image_id"
-                    ),
-                    {"k": model.key, "v": model.version},
-                )
-            ]
-            groups: list[list[UUID]] = []
-            grouped: set[UUID] = set()
-            for image_id in ids:
-                if image_id in grouped or len(groups) >= limit:
-                    continue
-                vector = await conn.scalar(
-                    text(
-                        "SELECT embedding::text FROM image_vectors WHERE image_id = :i "
-                        "AND model_key = :k AND model_version = :v"
-                    ),
-                    {"i": image_id, "k": model.key, "v": model.version},
-                )
-                query = SimilarityQuery(
-                    parse_vector(vector), model, ImageFilter(), top_k=50, page=PageRequest(1, 50), min_score=threshold
-                )
-                similar = [h.image.id for h in (await self._search_in(conn, query)).hits if h.image.id not in grouped]
-                if len(similar) > 1:
-                    groups.append(similar)
-                    grouped.update(similar)
-        return groups
-
-    async def _search_in(self, conn: Any, query: SimilarityQuery) -> ImagePage:
-        del conn
-        return await self.search(query)
+            ids = [row[0] for row in await conn.execute(slice_)]
+            if not ids:
+                return DuplicatePage([], None)
+            dimension = await conn.scalar(
+                select(func.vector_dims(v.c.embedding)).where(*in_model(v), v.c.image_id == ids[0])
+            )
+            if dimension is None:  # the image was re-queued since: nothing to compare with now
+                return DuplicatePage([], None)
+            space = Vector(int(dimension))
+            a, b = v.alias("a"), v.alias("b")
+            distance = cast(b.c.embedding, space).cosine_distance(cast(a.c.embedding, space))
+            twins = (
+                select(b.c.image_id.label("twin"), distance.label("distance"))
+                .where(*in_model(b), b.c.image_id != a.c.image_id)
+                .order_by(distance)
+                .limit(NEIGHBOURS)
+                .lateral("twins")
+            )
+            pairs = (
+                select(a.c.image_id, twins.c.twin)
+                .select_from(a.join(twins, literal(True)))
+                .where(*in_model(a), a.c.image_id.in_(ids), 1 - twins.c.distance >= threshold)
+                .order_by(a.c.image_id, twins.c.distance, twins.c.twin)
+            )
+            near: dict[UUID, list[UUID]] = {}
+            for image_id, twin in await conn.execute(pairs):
+                near.setdefault(image_id, []).append(twin)
+        groups: list[list[UUID]] = []
+        for position, image_id in enumerate(ids):
+            if len(groups) >= limit:
+                return DuplicatePage(groups, ids[position - 1])
+            twins_of = near.get(image_id, [])
+            if twins_of and all(twin > image_id for twin in twins_of):
+                groups.append([image_id, *twins_of])
+        return DuplicatePage(groups, ids[-1] if len(ids) == scan else None)
 
     async def _tune(self, conn: Any) -> None:
         if self._exact:

@@ -12,19 +12,22 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
     RevisionNotFoundError,
+    SubmissionKey,
+    SubmissionKeyTakenError,
     TaskNotFoundError,
 )
 from kartoteka.domain.recognition.revisions import RevisionKind, TranscriptRevision
 from kartoteka.domain.recognition.task import CardImage, Progress, RecognitionTask, SourcePage, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
 from kartoteka.infrastructure.db.recognition.transcript_index import index_transcript
-from kartoteka.infrastructure.db.schema import batches, recognition_tasks, transcript_revisions
+from kartoteka.infrastructure.db.schema import batches, recognition_tasks, submission_keys, transcript_revisions
 
 
 def task_to_row(task: RecognitionTask) -> dict[str, Any]:
@@ -188,6 +191,33 @@ class SqlBatchRepository:
 
     async def delete(self, batch_id: UUID) -> None:
         await self._conn.execute(delete(batches).where(batches.c.id == batch_id))
+
+
+class SqlSubmissionKeyRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def get(self, scope: str, key: str) -> SubmissionKey | None:
+        k = submission_keys.c
+        row = (await self._conn.execute(select(submission_keys).where(k.scope == scope, k.key == key))).first()
+        if row is None:
+            return None
+        ids = tuple(UUID(i) for i in row.task_ids)
+        return SubmissionKey(row.scope, row.key, row.fingerprint, row.batch_id, ids, row.created_at)
+
+    async def add(self, record: SubmissionKey) -> None:
+        values = {
+            "scope": record.scope,
+            "key": record.key,
+            "fingerprint": record.fingerprint,
+            "batch_id": record.batch_id,
+            "task_ids": [str(i) for i in record.task_ids],
+            "created_at": record.created_at,
+        }
+        try:
+            await self._conn.execute(insert(submission_keys).values(**values))
+        except IntegrityError:  # the primary key: a concurrent request with this key committed first
+            raise SubmissionKeyTakenError(record.key) from None
 
 
 def revision_to_row(task_id: UUID, revision: TranscriptRevision) -> dict[str, Any]:

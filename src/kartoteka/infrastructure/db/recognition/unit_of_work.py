@@ -18,6 +18,7 @@ from kartoteka.domain.recognition.events import DomainEvent
 from kartoteka.infrastructure.db.recognition.repositories import (
     SqlBatchRepository,
     SqlRevisionRepository,
+    SqlSubmissionKeyRepository,
     SqlTaskRepository,
 )
 from kartoteka.infrastructure.db.schema import outbox
@@ -30,6 +31,7 @@ class SqlUnitOfWork(SqlTransaction):
     tasks: SqlTaskRepository
     batches: SqlBatchRepository
     revisions: SqlRevisionRepository
+    submission_keys: SqlSubmissionKeyRepository
 
     def __init__(self, engine: AsyncEngine, messages_for: MessageMapper) -> None:
         super().__init__(engine)
@@ -40,6 +42,7 @@ class SqlUnitOfWork(SqlTransaction):
         self.tasks = SqlTaskRepository(conn)
         self.batches = SqlBatchRepository(conn)
         self.revisions = SqlRevisionRepository(conn)
+        self.submission_keys = SqlSubmissionKeyRepository(conn)
         return self
 
     async def commit(self) -> None:
