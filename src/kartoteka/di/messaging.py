@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import AsyncBroker
 
 from kartoteka.application.gallery.outbox_messages import EMBED_JOBS
+from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
+from kartoteka.application.gallery.sweep import ResendLostEmbeddings
 from kartoteka.application.recognition.outbox_messages import CARD_JOBS, INTEGRATION, JOBS
 from kartoteka.application.recognition.ports.task_reader import TaskReader
 from kartoteka.application.recognition.ports.tasks import UnitOfWork
@@ -80,6 +82,12 @@ class RelayProvider(Provider):
         self, settings: Settings, uow: Callable[[], UnitOfWork], clock: Clock, policy: RetryPolicy
     ) -> SweepTasks:
         return SweepTasks(uow, clock, policy, settings.broker.stuck_queued_s)
+
+    @provide
+    def embedding_sweeper(
+        self, settings: Settings, uow: Callable[[], GalleryUnitOfWork], clock: Clock
+    ) -> ResendLostEmbeddings:
+        return ResendLostEmbeddings(uow, clock, settings.broker.stuck_queued_s, settings.embedding.batch_size)
 
 
 class LiveProvider(Provider):

@@ -171,8 +171,9 @@ class BrokerSettings(Section):
     stuck_queued_s: float = Field(
         600.0,
         gt=0,
-        description="A task queued this long with no change and no job waiting to be sent gets its job sent "
-        "again (its message may have been lost). Duplicates are harmless; too short only adds them.",
+        description="A task queued, or an image pending indexing, this long with no change and no job waiting "
+        "to be sent gets its job sent again (its message may have been lost). Duplicates are harmless; too "
+        "short only adds them.",
     )
 
 

@@ -29,7 +29,7 @@ def register_embedding_tasks(broker: AsyncBroker) -> None:
     @inject(patch_module=True)
     async def embed_images(image_ids: list[str], index: FromDishka[IndexImages]) -> dict[str, int]:
         try:
-            report = await index([UUID(i) for i in image_ids])
+            report = await index.isolating([UUID(i) for i in image_ids])
         except Exception as exc:
             log.warning("indexing %d images failed; they stay pending for the sweeper: %s", len(image_ids), exc)
             return {"embedded": 0, "failed": 0, "to_index": -1}
