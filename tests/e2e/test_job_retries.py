@@ -31,11 +31,7 @@ from tests.harness.s3 import S3Server
 CARDS = 12
 OUTAGE_S = 10.0
 SETTLE_WITHIN_S = 300.0
-QUICK_RETRIES = {
-    "KARTOTEKA__BROKER__LEASE_S": "3",
-    "KARTOTEKA__BROKER__SWEEP_INTERVAL_S": "0.5",
-    "KARTOTEKA__BROKER__RETRY_BACKOFF_S": "0.5",
-    "KARTOTEKA__BROKER__RETRY_BACKOFF_MAX_S": "2",
+QUICK_RETRIES = {  # service_env has short leases, sweeps and backoffs already
     "KARTOTEKA__BROKER__MAX_RETRIES": "12",
     "KARTOTEKA__BROKER__STUCK_QUEUED_S": "8",
     "KARTOTEKA__DATABASE__CONNECT_TIMEOUT_S": "2",

@@ -147,6 +147,9 @@ async def test_retry_of_a_task_a_worker_holds_is_409_and_of_a_stuck_one_queues_i
     assert "a worker holds it" in held.json()["error"]
     assert held.json()["detail"]["status"] == "running"
     assert "lease_until" in held.json()["detail"]
+    shown = (await client.get(url)).json()
+    assert (shown["status"], shown["runs"], shown["retry_at"]) == ("running", 1, None)
+    assert shown["lease_until"] is not None
 
 
 @pytest.mark.parametrize("path", ["/api/recognition/tasks/not-a-uuid", "/task/?task_id=zzz", "/task/image"])
