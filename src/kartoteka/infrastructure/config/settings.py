@@ -172,8 +172,9 @@ class BrokerSettings(Section):
         600.0,
         gt=0,
         description="A task queued, or an image pending indexing, this long with no change and no job waiting "
-        "to be sent gets its job sent again (its message may have been lost). Duplicates are harmless; too "
-        "short only adds them.",
+        "to be sent gets its job sent again (its message may have been lost). A duplicate is harmless (the "
+        "first claim wins, the rest are dropped), but a queue that takes longer than this to drain gets one "
+        "per waiting task per interval: keep it above the longest queue wait expected.",
     )
 
 
