@@ -144,7 +144,7 @@ def test_an_outage_mid_run_ends_with_every_card_completed_exactly_once(
         stopped = time.monotonic()
         while time.monotonic() - stopped < OUTAGE_S:  # the outage lasts its length; the processes must live
             for p in service.alive():
-                assert p.poll() is None, f"{p.args} exited during the {outage} outage"
+                assert p.poll() is None, f"{p.args!r} exited during the {outage} outage"
             time.sleep(0.5)
     wait_until(lambda: completed(servers, ids) == len(ids), SETTLE_WITHIN_S, "every card to complete", service.alive())
     assert_each_completed_once(servers, ids)

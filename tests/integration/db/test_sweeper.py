@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kartoteka.application.recognition.batches import CancelBatch
 from kartoteka.application.recognition.manage_tasks import CancelTask
 from kartoteka.application.recognition.outbox_messages import JOBS, messages_for
+from kartoteka.application.recognition.ports.tasks import Batch
 from kartoteka.application.recognition.sweep_tasks import SweepTasks
 from kartoteka.domain.recognition.retries import RetryPolicy
 from kartoteka.domain.recognition.task import CardImage, IllegalTransitionError, RecognitionTask, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
 from kartoteka.infrastructure.db.recognition.leases import SqlLeaseKeeper
 from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
-from kartoteka.infrastructure.db.schema import outbox, recognition_tasks
+from kartoteka.infrastructure.db.schema import batches, outbox, recognition_tasks
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_runs=3, backoff_base_s=2.0, backoff_max_s=10.0, lease_s=30.0)
@@ -33,11 +35,12 @@ def uow(engine: AsyncEngine) -> SqlUnitOfWork:
 
 
 @pytest.fixture
-async def clean(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+async def clean(engine: AsyncEngine) -> AsyncEngine:
     """The module's database with no tasks and no outbox rows, so each test sees only its own."""
     async with engine.begin() as conn:
         await conn.execute(delete(recognition_tasks))
         await conn.execute(delete(outbox))
+        await conn.execute(delete(batches))
     return engine
 
 
@@ -73,13 +76,17 @@ LOCK_WAITERS = text(
 )
 
 
-async def blocked_on_a_lock(engine: AsyncEngine) -> None:
-    """Return once some session of this database waits on a row lock (polled: PostgreSQL has no event)."""
-    async with engine.connect() as conn:
-        for _ in range(1000):
+async def blocked_on_a_lock(engine: AsyncEngine, waiter: asyncio.Future[Any]) -> None:
+    """Return once some session of this database waits on a row lock (polled: PostgreSQL has no event).
+
+    Each poll is its own transaction: within one, PostgreSQL shows the same snapshot of the activity.
+    """
+    for _ in range(1000):
+        assert not waiter.done(), f"it did not wait for the lock: {waiter.result()!r}"
+        async with engine.connect() as conn:
             if await conn.scalar(LOCK_WAITERS):
                 return
-            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
     raise AssertionError("nobody waited on the lock")
 
 
@@ -171,9 +178,36 @@ async def test_a_cancel_while_the_worker_writes_waits_for_it_instead_of_conflict
     async with uow(engine) as worker:
         held = await worker.tasks.get(task.id, lock=True)  # the worker is writing its outcome
         cancelling = asyncio.ensure_future(cancel(task.id))
-        await blocked_on_a_lock(engine)
+        await blocked_on_a_lock(engine, cancelling)
         held.complete(1, Transcript(1, 1, ()), T0 + timedelta(seconds=1))
         await worker.commit()
     with pytest.raises(IllegalTransitionError, match="completed: cannot cancel"):
         await cancelling  # it saw the completion, not a conflict
     assert await status(engine, task) is TaskStatus.COMPLETED
+
+
+async def test_a_batch_cancel_while_a_worker_writes_one_card_waits_and_never_conflicts(clean: AsyncEngine) -> None:
+    engine = clean
+    batch = Batch(uuid4(), "b", T0)
+    tasks = [RecognitionTask.submit(uuid4(), IMAGE, T0, batch_id=batch.id, batch_position=n) for n in range(3)]
+    async with uow(engine) as u:
+        await u.batches.add(batch)
+        for task in tasks:
+            await u.tasks.add(task)
+        tasks[0].start(1, T0, POLICY)
+        tasks[1].start(1, T0, POLICY)
+        await u.commit()
+    cancel = CancelBatch(lambda: uow(engine), lambda: T0 + timedelta(seconds=1))
+    async with uow(engine) as worker:
+        held = await worker.tasks.get(tasks[0].id, lock=True)
+        cancelling = asyncio.ensure_future(cancel(batch.id))
+        await blocked_on_a_lock(engine, cancelling)
+        held.complete(1, Transcript(1, 1, ()), T0 + timedelta(seconds=1))
+        await worker.commit()
+    change = await cancelling
+    assert [t.id for t in change.unchanged] == [tasks[0].id]  # completed first: left as it is
+    assert [await status(engine, t) for t in tasks] == [
+        TaskStatus.COMPLETED,
+        TaskStatus.CANCELLING,  # its worker holds a live lease: it stops between batches
+        TaskStatus.CANCELLED,
+    ]
