@@ -124,6 +124,11 @@ def service_env(
             "KARTOTEKA__RECOGNITION__DETECTOR__MAX_DET": "10",
             "KARTOTEKA__RECOGNITION__RECOGNIZER__MODEL": str(recognizer),
             "KARTOTEKA__INFERENCE__DEVICE": "cpu",
+            # Short leases and sweeps: a job whose worker was killed is picked up within seconds.
+            "KARTOTEKA__BROKER__LEASE_S": "3",
+            "KARTOTEKA__BROKER__SWEEP_INTERVAL_S": "0.5",
+            "KARTOTEKA__BROKER__RETRY_BACKOFF_S": "0.5",
+            "KARTOTEKA__BROKER__RETRY_BACKOFF_MAX_S": "2",
         }
     )
     return env
@@ -237,6 +242,8 @@ def test_a_worker_killed_mid_job_leaves_it_to_another_which_completes_it_once(
     wait_until(lambda: service.task(task_id)["status"] == "running", 120, "the job to start", service.alive())
     service.kill("worker")  # SIGKILL: no chance to acknowledge or clean up
     assert service.task(task_id)["status"] == "running"
+    # RabbitMQ redelivers the message at once; while the dead worker's lease is live it is dropped, and
+    # once the lease lapses the sweeper sends the job again. Either way the card is read once.
     service.start("worker-2", "worker")
     wait_until(lambda: service.task(task_id)["status"] == "completed", 180, "the redelivered job", service.alive())
     assert service.task(task_id)["attempt"] == 1

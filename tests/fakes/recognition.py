@@ -3,13 +3,15 @@ recognizer, progress and cancellation."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import ClassVar, Self
 from uuid import UUID
 
 from kartoteka.application.recognition.errors import RecognitionCancelledError
-from kartoteka.application.recognition.outbox_messages import messages_for
+from kartoteka.application.recognition.outbox_messages import JOBS, messages_for
 from kartoteka.application.recognition.ports.batch_reader import BatchListing, BatchPage
 from kartoteka.application.recognition.ports.pages import (
     PageImage,
@@ -41,6 +43,7 @@ class MemoryDatabase:
         self.revisions: dict[UUID, list[TranscriptRevision]] = {}
         self.submission_keys: dict[tuple[str, str], SubmissionKey] = {}
         self.outbox: list[OutboundMessage] = []
+        self.unsent_jobs: list[OutboundMessage] = []  # job rows the relay has not delivered yet
         self.fail_commit = False
         self.conflicts = 0  # commits that fail as if another writer had been first
 
@@ -58,7 +61,7 @@ class _Tasks:
     async def add(self, task: RecognitionTask) -> None:
         self._seen[task.id] = task
 
-    async def get(self, task_id: UUID) -> RecognitionTask:
+    async def get(self, task_id: UUID, *, lock: bool = False) -> RecognitionTask:
         if task_id in self._seen:
             return self._seen[task_id]
         if task_id not in self._db.tasks:
@@ -73,7 +76,19 @@ class _Tasks:
         self._seen[task.id] = task
         self.deleted.add(task.id)
 
-    async def in_batch(self, batch_id: UUID) -> list[RecognitionTask]:
+    async def needing_sweep(self, now: datetime, queued_before: datetime, limit: int) -> list[RecognitionTask]:
+        def needs(t: RecognitionTask) -> bool:
+            if t.status is TaskStatus.QUEUED and t.retry_at is not None:
+                return t.retry_at <= now
+            if t.status in {TaskStatus.RUNNING, TaskStatus.CANCELLING}:
+                return t.lease_until is None or t.lease_until <= now
+            job_waiting = any(m.destination == JOBS and m.key == str(t.id) for m in self._db.unsent_jobs)
+            return t.status is TaskStatus.QUEUED and (t.updated_at or t.created_at) <= queued_before and not job_waiting
+
+        chosen = [t.id for t in self._db.tasks.values() if needs(t)][:limit]
+        return [await self.get(task_id) for task_id in chosen]
+
+    async def in_batch(self, batch_id: UUID, *, lock: bool = False) -> list[RecognitionTask]:
         ids = [t.id for t in self._db.tasks.values() if t.batch_id == batch_id]
         tasks = [await self.get(task_id) for task_id in ids]
         return sorted(tasks, key=lambda t: (t.batch_position is None, t.batch_position or 0, t.created_at))
@@ -273,3 +288,21 @@ class DbProbe:
     async def is_cancelled(self, task_id: UUID, attempt: int) -> bool:
         task = self.db.tasks.get(task_id)
         return task is None or task.status is TaskStatus.CANCELLING or task.attempt != attempt
+
+
+class MemoryLeases:
+    """The lease heartbeat against the committed tasks, outside versioning like the real one."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+        self.renewals = 0
+        self.renewed = asyncio.Event()
+
+    async def renew(self, task_id: UUID, attempt: int, until: datetime) -> bool:
+        task = self.db.tasks.get(task_id)
+        if task is None or task.attempt != attempt or task.status not in {TaskStatus.RUNNING, TaskStatus.CANCELLING}:
+            return False
+        task.lease_until = until
+        self.renewals += 1
+        self.renewed.set()
+        return True

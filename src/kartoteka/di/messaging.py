@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from dishka import Provider, Scope, from_context, provide
 from redis.asyncio import Redis
@@ -10,12 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import AsyncBroker
 
 from kartoteka.application.gallery.outbox_messages import EMBED_JOBS
+from kartoteka.application.gallery.ports.store import GalleryUnitOfWork
+from kartoteka.application.gallery.sweep import ResendLostEmbeddings
 from kartoteka.application.recognition.outbox_messages import CARD_JOBS, INTEGRATION, JOBS
 from kartoteka.application.recognition.ports.task_reader import TaskReader
+from kartoteka.application.recognition.ports.tasks import UnitOfWork
+from kartoteka.application.recognition.sweep_tasks import SweepTasks
+from kartoteka.application.shared.clock import Clock
 from kartoteka.application.shared.health import DependencyCheck
 from kartoteka.application.shared.live_messages import Channel
 from kartoteka.application.shared.outbox import MessagePublisher
 from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.domain.recognition.retries import RetryPolicy
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import listen_dsn
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
@@ -70,6 +76,18 @@ class RelayProvider(Provider):
         finally:
             if rabbit is not None:
                 await rabbit.close()
+
+    @provide
+    def sweeper(
+        self, settings: Settings, uow: Callable[[], UnitOfWork], clock: Clock, policy: RetryPolicy
+    ) -> SweepTasks:
+        return SweepTasks(uow, clock, policy, settings.broker.stuck_queued_s)
+
+    @provide
+    def embedding_sweeper(
+        self, settings: Settings, uow: Callable[[], GalleryUnitOfWork], clock: Clock
+    ) -> ResendLostEmbeddings:
+        return ResendLostEmbeddings(uow, clock, settings.broker.stuck_queued_s, settings.embedding.batch_size)
 
 
 class LiveProvider(Provider):

@@ -15,6 +15,7 @@ from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTas
 from kartoteka.application.recognition.ports.batch_reader import BatchReader
 from kartoteka.application.recognition.ports.corrected_cards import CorrectedCards
 from kartoteka.application.recognition.ports.exports import ExportBundler, ExportFormats
+from kartoteka.application.recognition.ports.leases import LeaseKeeper
 from kartoteka.application.recognition.ports.pages import PageSplitter
 from kartoteka.application.recognition.ports.progress import CancellationProbe, ProgressFeed, ProgressStore
 from kartoteka.application.recognition.ports.task_reader import TaskReader
@@ -27,10 +28,12 @@ from kartoteka.application.recognition.submit_cards import SubmitCards, UploadLi
 from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.storage import ObjectStorage
 from kartoteka.domain.recognition.layout import LayoutRules
+from kartoteka.domain.recognition.retries import RetryPolicy
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.recognition.batch_reader import SqlBatchReader
 from kartoteka.infrastructure.db.recognition.cancellation import SqlCancellationProbe
 from kartoteka.infrastructure.db.recognition.corrected_cards import SqlCorrectedCards
+from kartoteka.infrastructure.db.recognition.leases import SqlLeaseKeeper
 from kartoteka.infrastructure.db.recognition.progress_store import SqlProgressStore
 from kartoteka.infrastructure.db.recognition.task_reader import SqlTaskReader
 from kartoteka.infrastructure.db.recognition.transcript_index import SqlTranscriptIndex
@@ -90,11 +93,30 @@ class RecognitionWorkerProvider(Provider):
     """What a recognition job needs around the models: progress, cancellation, the task store."""
 
     scope = Scope.APP
+    settings = from_context(provides=Settings, scope=Scope.APP)
 
     feed = provide(RedisProgressFeed, provides=ProgressFeed)
     probe = provide(SqlCancellationProbe, provides=CancellationProbe)
     store = provide(SqlProgressStore, provides=ProgressStore)
-    process_card = provide(ProcessCard)
+    leases = provide(SqlLeaseKeeper, provides=LeaseKeeper)
+
+    @provide
+    def process_card(
+        self,
+        settings: Settings,
+        uow: Callable[[], UnitOfWork],
+        storage: ObjectStorage,
+        recognize: CardRecognizer,
+        feed: ProgressFeed,
+        probe: CancellationProbe,
+        clock: Clock,
+        store: ProgressStore,
+        leases: LeaseKeeper,
+        policy: RetryPolicy,
+    ) -> ProcessCard:
+        return ProcessCard(
+            uow, storage, recognize, feed, probe, clock, store, leases, policy, settings.broker.job_timeout_s
+        )
 
     @provide
     def recognizer(self, recognize: CardRecognition) -> CardRecognizer:

@@ -14,6 +14,7 @@ from kartoteka.application.recognition.outbox_messages import messages_for
 from kartoteka.application.recognition.ports.tasks import UnitOfWork
 from kartoteka.application.shared.clock import Clock, NewId
 from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.domain.recognition.retries import RetryPolicy
 from kartoteka.infrastructure.clock import RandomIds, SystemClock
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import create_engine
@@ -54,6 +55,16 @@ class ServersProvider(Provider):
         await storage.close()
 
     # A unit of work is one transaction: use cases open a fresh one for each.
+
+    @provide
+    def retry_policy(self, settings: Settings) -> RetryPolicy:
+        b = settings.broker
+        return RetryPolicy(
+            max_runs=b.max_retries + 1,
+            backoff_base_s=b.retry_backoff_s,
+            backoff_max_s=b.retry_backoff_max_s,
+            lease_s=b.lease_s,
+        )
 
     @provide
     def tasks(self, engine: AsyncEngine) -> Callable[[], UnitOfWork]:

@@ -1,4 +1,4 @@
-"""The worker's brokers: one per queue it consumes, with retries and that queue's tasks registered."""
+"""The worker's brokers: one per queue it consumes, with that queue's tasks registered."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from dishka import Provider, Scope, from_context, provide
 from taskiq import AsyncBroker
-from taskiq.middlewares import SmartRetryMiddleware
 
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.jobs import make_broker
@@ -41,19 +40,10 @@ class WorkerBrokersProvider(Provider):
 
 def _broker(settings: Settings, queue: str) -> AsyncBroker:
     broker = make_broker(settings.broker, settings.redis.url, (queue,), results=queue == "embedding")
-    broker.add_middlewares(
-        SmartRetryMiddleware(
-            default_retry_count=settings.broker.max_retries + 1,
-            default_delay=1.0,
-            use_delay_exponent=True,
-            max_delay_exponent=30.0,
-            use_jitter=True,
-        )
-    )
-    timeout_s, max_retries = settings.broker.job_timeout_s, settings.broker.max_retries
+    # No TaskIQ retry middleware: retries, time limits and leases are ProcessCard's and the sweeper's.
     if queue == "recognition":
-        register_recognition_tasks(broker, timeout_s=timeout_s, max_retries=max_retries)
+        register_recognition_tasks(broker)
     else:
-        register_embedding_tasks(broker, timeout_s=timeout_s, max_retries=max_retries)
+        register_embedding_tasks(broker)
     broker.is_worker_process = True
     return broker

@@ -3,7 +3,8 @@
 Models load before the first message is taken, so a missing model stops the
 worker at start-up. Messages are acknowledged only after the job has run
 (its outcome committed), so a worker killed mid-job leaves its message to be
-redelivered to another. An embedding worker first makes sure the gallery has,
+redelivered to another (RabbitMQ); whatever the broker, the dead worker's lease
+lapses and the relay's sweeper sends the job again. An embedding worker first makes sure the gallery has,
 or is building, the vectors of the model it loaded.
 """
 

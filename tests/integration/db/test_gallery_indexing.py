@@ -15,10 +15,11 @@ from uuid import uuid4
 
 import pytest
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kartoteka.application.gallery.indexing import IndexImages
+from kartoteka.application.gallery.outbox_messages import EMBED_JOBS, embed_job
 from kartoteka.application.gallery.ports.embedding import (
     Embedded,
     EmbeddingModelId,
@@ -26,10 +27,18 @@ from kartoteka.application.gallery.ports.embedding import (
     ImageKind,
     NotEmbedded,
 )
+from kartoteka.application.gallery.sweep import ResendLostEmbeddings
+from kartoteka.application.shared.storage import StorageUnavailableError, StoredObject
 from kartoteka.domain.gallery.image import GalleryImage, ImageSource
 from kartoteka.infrastructure.db.gallery.models import SqlModelRegistry
 from kartoteka.infrastructure.db.gallery.unit_of_work import SqlGalleryUnitOfWork
-from kartoteka.infrastructure.db.schema import embedding_models, gallery_directories, gallery_images, image_vectors
+from kartoteka.infrastructure.db.schema import (
+    embedding_models,
+    gallery_directories,
+    gallery_images,
+    image_vectors,
+    outbox,
+)
 from kartoteka.infrastructure.imaging.gallery_files import GalleryFiles
 from kartoteka.infrastructure.imaging.thumbnails import PillowThumbnailMaker
 from tests.fakes.shared import MemoryStorage
@@ -75,6 +84,7 @@ async def _empty(engine: AsyncEngine) -> None:
         await conn.execute(delete(gallery_images))
         await conn.execute(delete(gallery_directories))
         await conn.execute(delete(embedding_models))
+        await conn.execute(delete(outbox))
 
 
 async def stored(engine: AsyncEngine, storage: MemoryStorage, items: dict[str, bytes | None]) -> list[GalleryImage]:
@@ -160,3 +170,66 @@ async def test_a_failing_model_fails_the_batch_and_leaves_nothing_behind(engine:
     assert not [k for k in storage.objects if k.startswith("thumbnails/")]
     async with engine.connect() as conn:
         assert (await conn.execute(select(image_vectors))).first() is None
+
+
+class PoisonEncoder(StubEncoder):
+    """Breaks the whole model call when one image of the batch is ``poison:``, as a decoder bug would."""
+
+    async def embed_images(self, images: Sequence[bytes], kind: ImageKind = ImageKind.PHOTO) -> list[EmbeddingOutcome]:
+        if any(data.startswith(b"poison:") for data in images):
+            raise TypeError("decoder crashed")
+        return await super().embed_images(images, kind)
+
+
+async def test_an_image_that_breaks_its_batch_fails_alone_and_the_rest_is_indexed(engine: AsyncEngine) -> None:
+    storage = MemoryStorage()
+    await SqlModelRegistry(engine).register(MODEL, 4, supports_text=False)
+    images = await stored(engine, storage, {"a.png": png(50, 50), "bad.png": b"poison:x", "b.png": png(60, 60)})
+    report = await index_images(engine, storage, PoisonEncoder()).isolating([i.id for i in images])
+    assert (report.embedded, report.failed) == (2, 1)
+    async with engine.connect() as conn:
+        vectors = {r.image_id: r for r in await conn.execute(select(image_vectors))}
+    assert [vectors[i.id].state for i in images] == ["embedded", "failed", "embedded"]
+    assert vectors[images[1].id].error == "TypeError: decoder crashed"
+
+
+async def test_an_outage_leaves_the_batch_pending_for_the_sweeper(engine: AsyncEngine) -> None:
+    class DownStorage(MemoryStorage):
+        async def get(self, key: str) -> StoredObject:
+            raise StorageUnavailableError("connection refused")
+
+    storage = DownStorage()
+    await SqlModelRegistry(engine).register(MODEL, 4, supports_text=False)
+    images = await stored(engine, storage, {"a.png": None})
+    async with SqlGalleryUnitOfWork(engine) as uow:
+        await uow.vectors.mark_pending([images[0].id], MODEL)
+        await uow.commit()
+    with pytest.raises(StorageUnavailableError):  # the object store is down while the batch reads its files
+        await index_images(engine, storage, StubEncoder()).isolating([images[0].id])
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(image_vectors.c.state))).scalar_one() == "pending"
+
+
+async def test_images_pending_too_long_get_their_job_sent_again_once(engine: AsyncEngine) -> None:
+    storage = MemoryStorage()
+    await SqlModelRegistry(engine).register(MODEL, 4, supports_text=False)
+    lost = await stored(engine, storage, {f"lost{n}.png": png(20, 20) for n in range(3)})
+    [waiting] = await stored(engine, storage, {"waiting.png": png(20, 20)})
+    async with SqlGalleryUnitOfWork(engine) as uow:
+        await uow.vectors.mark_pending([*(i.id for i in lost), waiting.id], MODEL)
+        uow.send(embed_job([waiting.id]))  # this one's job has not been delivered yet
+        await uow.commit()
+    async with engine.begin() as conn:
+        await conn.execute(delete(outbox).where(outbox.c.destination == EMBED_JOBS, outbox.c.key != str(waiting.id)))
+        await conn.execute(update(image_vectors).values(updated_at=T0))
+    now = datetime.now(UTC)
+    resend = ResendLostEmbeddings(lambda: SqlGalleryUnitOfWork(engine), lambda: now, stuck_s=60, batch_size=2)
+    racing = await asyncio.gather(resend(), resend())
+    assert sorted(racing) == [0, 3]  # two sweepers: each image is handed out once
+    async with engine.connect() as conn:
+        jobs = [
+            r.payload["image_ids"] for r in await conn.execute(select(outbox).where(outbox.c.destination == EMBED_JOBS))
+        ]
+    sent = [i for job in jobs for i in job]
+    assert sorted(sent) == sorted([*(str(i.id) for i in lost), str(waiting.id)])  # the waiting job, and 3 re-sent
+    assert await resend() == 0

@@ -103,3 +103,15 @@ async def finish_task(
             await uow.commit()
     finally:
         await engine.dispose()
+
+
+async def hold_task(database_url: str, task_id: str | uuid.UUID) -> None:
+    """What a worker does when it claims a job: the task runs, under a live lease."""
+    engine = create_async_engine(database_url)
+    try:
+        async with SqlUnitOfWork(engine, messages_for) as uow:
+            task = await uow.tasks.get(uuid.UUID(str(task_id)))
+            task.start(task.attempt, utc_now())
+            await uow.commit()
+    finally:
+        await engine.dispose()

@@ -14,7 +14,7 @@ from PIL import Image
 from kartoteka.infrastructure.config.settings import Settings
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
-from tests.integration.http.conftest import api_settings, client_for
+from tests.integration.http.conftest import api_settings, client_for, hold_task
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
@@ -127,12 +127,29 @@ async def test_cancel_retry_delete_and_their_errors(client: httpx.AsyncClient) -
     retried = await client.post(url + "/retry")
     assert retried.status_code == 202
     assert (retried.json()["status"], retried.json()["attempt"]) == ("queued", 2)
-    assert (await client.post(url + "/retry")).status_code == 409
     assert (await client.delete(url)).status_code == 204
     gone = await client.get(url)
     assert gone.status_code == 404
     assert gone.json()["detail"] == {"task_id": task["id"]}
     assert (await client.get(url + "/image")).status_code == 404
+
+
+async def test_retry_of_a_task_a_worker_holds_is_409_and_of_a_stuck_one_queues_it_again(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    created = await client.post("/api/recognition/tasks", files=[("images", ("a.png", image_bytes(), "image/png"))])
+    url = f"/api/recognition/tasks/{created.json()['tasks'][0]['id']}"
+    queued = await client.post(url + "/retry")  # queued, with nobody on it: a stuck task may be sent again
+    assert (queued.status_code, queued.json()["attempt"]) == (202, 2)
+    await hold_task(settings.database.url, created.json()["tasks"][0]["id"])
+    held = await client.post(url + "/retry")
+    assert held.status_code == 409
+    assert "a worker holds it" in held.json()["error"]
+    assert held.json()["detail"]["status"] == "running"
+    assert "lease_until" in held.json()["detail"]
+    shown = (await client.get(url)).json()
+    assert (shown["status"], shown["runs"], shown["retry_at"]) == ("running", 1, None)
+    assert shown["lease_until"] is not None
 
 
 @pytest.mark.parametrize("path", ["/api/recognition/tasks/not-a-uuid", "/task/?task_id=zzz", "/task/image"])

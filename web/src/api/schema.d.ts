@@ -496,7 +496,11 @@ export interface paths {
         put?: never;
         /**
          * Retry Task
-         * @description Run a failed, cancelled or completed task again, as a new attempt with the current models.
+         * @description Run a task again, as a new attempt with the current models.
+         *
+         *     A failed, cancelled or completed task; or a stuck one: queued (its job may be lost), or running or
+         *     cancelling with no live worker (its lease lapsed). 409 while a worker holds the task's lease: it is
+         *     being read now (``detail.lease_until`` says until when at least); cancel it first to run it afresh.
          */
         post: operations["retry_task_api_recognition_tasks__task_id__retry_post"];
         delete?: never;
@@ -1412,16 +1416,32 @@ export interface components {
             id: string;
             /** Image Url */
             image_url: string;
+            /**
+             * Lease Until
+             * @description While running: until when its worker holds it (renewed while the worker lives).
+             */
+            lease_until?: string | null;
             /** Models */
             models: {
                 [key: string]: string;
             }[];
             progress: components["schemas"]["ProgressOut"];
             /**
+             * Retry At
+             * @description While queued after a transient failure: when its job is sent again (error says why).
+             */
+            retry_at?: string | null;
+            /**
              * Revision
              * @description The transcript's latest revision (0 is the models' reading); send it as If-Match to correct.
              */
             revision: number | null;
+            /**
+             * Runs
+             * @description Runs of this attempt's job so far; a retry after a transient failure is one more.
+             * @default 0
+             */
+            runs: number;
             /** Size */
             size: number;
             /** @description The document and page the card was cut from, if any. */

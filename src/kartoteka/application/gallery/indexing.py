@@ -21,9 +21,10 @@ from kartoteka.application.gallery.outbox_messages import embed_job, gallery_eve
 from kartoteka.application.gallery.ports.embedding import ImageEncoder, ImageKind, NotEmbedded
 from kartoteka.application.gallery.ports.files import ImageBytes, Thumbnail, ThumbnailMaker
 from kartoteka.application.gallery.ports.store import GalleryUnitOfWork, ModelRegistry, ModelState
+from kartoteka.application.shared.database import DatabaseUnavailableError
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.application.shared.live_messages import FileEmbeddedEvent
-from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.application.shared.storage import ObjectStorage, StorageUnavailableError
 from kartoteka.domain.gallery.image import GalleryImage, ImageNotFoundError
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,37 @@ class IndexImages:
         skipped = len(dict.fromkeys(image_ids)) - len(images) + gone
         return IndexReport(embedded, len(failures), skipped, progress.pending)
 
+    async def isolating(self, image_ids: Sequence[UUID]) -> IndexReport:
+        """Index the batch; if it breaks for a reason that is not an outage, each image is tried alone
+        and the one that breaks is marked failed with the reason, so a bad image fails alone.
+
+        An outage (the database, the object store, the network) is raised as it is: the images stay
+        pending and the sweeper sends their job again once it has passed.
+        """
+        try:
+            return await self(image_ids)
+        except Exception as exc:
+            if _is_outage(exc):
+                raise
+            ids = list(dict.fromkeys(image_ids))
+            if len(ids) > 1:
+                log.warning("a batch of %d images broke (%s); indexing them one by one", len(ids), exc)
+                reports = [await self.isolating([i]) for i in ids]
+                return IndexReport(
+                    embedded=sum(r.embedded for r in reports),
+                    failed=sum(r.failed for r in reports),
+                    skipped=sum(r.skipped for r in reports),
+                    to_index=reports[-1].to_index,
+                )
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.warning("image %s cannot be indexed: %s", ids[0] if ids else None, reason)
+            async with self._uow() as uow:
+                for image_id in ids:
+                    await uow.vectors.save_failure(image_id, self._encoder.model, reason)
+                await uow.commit()
+            progress = await self._models.progress(self._encoder.model)
+            return IndexReport(embedded=0, failed=len(ids), skipped=0, to_index=progress.pending)
+
     async def _read(self, image: GalleryImage) -> bytes | str:
         """The image's bytes, or why they cannot be read."""
         try:
@@ -169,6 +201,11 @@ class IndexImages:
             except UnreadableImageError as exc:
                 made.append(exc)
         return made
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A failure that says nothing about the images: a server out of reach, the network, a time-out."""
+    return isinstance(exc, DatabaseUnavailableError | StorageUnavailableError | OSError | TimeoutError)
 
 
 class PrepareModel:

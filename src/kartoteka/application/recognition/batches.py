@@ -45,11 +45,13 @@ class BatchChange:
     unchanged: tuple[RecognitionTask, ...]
 
 
-async def _load(uow: UnitOfWork, batch_id: UUID) -> tuple[Batch, list[RecognitionTask]]:
+async def _load(uow: UnitOfWork, batch_id: UUID, *, lock: bool = False) -> tuple[Batch, list[RecognitionTask]]:
+    """The batch and its cards; ``lock`` holds the cards until the commit, so a worker settling one of
+    them meanwhile waits instead of turning the whole change into a conflict."""
     batch = await uow.batches.get(batch_id)
     if batch is None:
         raise BatchNotFoundError(batch_id)
-    return batch, await uow.tasks.in_batch(batch_id)
+    return batch, await uow.tasks.in_batch(batch_id, lock=lock)
 
 
 async def _change_each(
@@ -72,7 +74,7 @@ async def _change_once(
     change: Callable[[RecognitionTask], None],
 ) -> BatchChange:
     async with uow_factory() as uow:
-        batch, tasks = await _load(uow, batch_id)
+        batch, tasks = await _load(uow, batch_id, lock=True)
         changed, unchanged = [], []
         for task in tasks:
             if applies(task):
@@ -163,7 +165,7 @@ class DeleteBatch:
     async def _once(self, batch_id: UUID) -> int:
         now = self._clock()
         async with self._uow() as uow:
-            _, tasks = await _load(uow, batch_id)
+            _, tasks = await _load(uow, batch_id, lock=True)
             for task in tasks:
                 task.mark_deleted(now)
                 await uow.tasks.delete(task)

@@ -23,16 +23,21 @@ class GetTask:
 async def _change(
     uow_factory: Callable[[], UnitOfWork], task_id: UUID, change: Callable[[RecognitionTask], None]
 ) -> RecognitionTask:
-    """Load a task, apply one domain transition, commit it with its events."""
+    """Load a task, apply one domain transition, commit it with its events.
+
+    The task is locked while it changes: a worker settling it at the same moment waits for this
+    commit (and then sees it) instead of making this change fail as a conflict.
+    """
     async with uow_factory() as uow:
-        task = await uow.tasks.get(task_id)
+        task = await uow.tasks.get(task_id, lock=True)
         change(task)
         await uow.commit()
         return task
 
 
 class CancelTask:
-    """Queued: cancelled at once and never runs. Running: the worker is signalled and stops between batches."""
+    """Queued: cancelled at once and never runs. Running: the worker is signalled and stops between batches;
+    running with no live lease (no worker left): cancelled at once."""
 
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
@@ -43,7 +48,9 @@ class CancelTask:
 
 
 class RetryTask:
-    """Failed, cancelled or completed tasks run again, as a new attempt, with the current models."""
+    """Failed, cancelled or completed tasks run again, as a new attempt, with the current models; so does
+    a stuck one (queued, running or cancelling with no live worker lease). A task a worker holds is
+    refused with LeaseHeldError (409)."""
 
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
@@ -63,7 +70,7 @@ class DeleteTask:
 
     async def __call__(self, task_id: UUID) -> None:
         async with self._uow() as uow:
-            task = await uow.tasks.get(task_id)
+            task = await uow.tasks.get(task_id, lock=True)
             task.mark_deleted(self._clock())
             await uow.tasks.delete(task)
             await uow.commit()

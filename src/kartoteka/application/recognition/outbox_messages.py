@@ -23,6 +23,7 @@ from kartoteka.domain.recognition.events import (
     TaskDeleted,
     TaskFailed,
     TaskQueued,
+    TaskRetryScheduled,
     TaskStarted,
     TaskTranscriptRevised,
 )
@@ -39,6 +40,7 @@ SYNC_CARD_JOB = "kartoteka.sync_card"
 # The status a task has after each event; deletion is not a task status, only an announcement.
 _STATUS_OF: dict[type[DomainEvent], str] = {
     TaskQueued: TaskStatus.QUEUED.value,
+    TaskRetryScheduled: TaskStatus.QUEUED.value,  # waiting for its retry; the sweeper sends the job then
     TaskStarted: TaskStatus.RUNNING.value,
     TaskCancelRequested: TaskStatus.CANCELLING.value,
     TaskCompleted: TaskStatus.COMPLETED.value,
@@ -58,7 +60,7 @@ def messages_for(event: DomainEvent) -> list[OutboundMessage]:
         attempt=event.attempt,
         status=status,
         at=event.occurred_at,
-        error=event.reason if isinstance(event, TaskFailed) else None,
+        error=event.reason if isinstance(event, TaskFailed | TaskRetryScheduled) else None,
     )
     body = encode(changed)
     out = [

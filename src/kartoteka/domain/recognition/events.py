@@ -25,6 +25,15 @@ class TaskQueued(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRetryScheduled(DomainEvent):
+    """A run met a transient failure: the task waits in the queue until ``retry_at``, when the sweeper
+    sends its job again. No job is sent now."""
+
+    reason: str
+    retry_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskStarted(DomainEvent):
     pass
 

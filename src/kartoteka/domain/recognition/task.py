@@ -26,9 +26,11 @@ from kartoteka.domain.recognition.events import (
     TaskDeleted,
     TaskFailed,
     TaskQueued,
+    TaskRetryScheduled,
     TaskStarted,
     TaskTranscriptRevised,
 )
+from kartoteka.domain.recognition.retries import RetryPolicy
 from kartoteka.domain.recognition.revisions import RevisionKind, StaleRevisionError, TranscriptRevision
 from kartoteka.domain.recognition.transcript import Transcript
 
@@ -46,6 +48,8 @@ class TaskStatus(enum.StrEnum):
         return self in FINAL_STATUSES
 
 
+DEFAULT_POLICY = RetryPolicy()
+
 FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
@@ -61,6 +65,22 @@ class IllegalTransitionError(Refusal):
         self.task_id = task_id
         self.current = current
         self.action = action
+
+
+class LeaseHeldError(IllegalTransitionError):
+    """A live worker holds the task's lease: nobody else may run or re-queue it until it lapses."""
+
+    def __init__(self, task_id: UUID, current: TaskStatus, action: str, lease_until: datetime) -> None:
+        super().__init__(task_id, current, action)
+        self.args = (
+            f"task {task_id} is {current.value} and a worker holds it (lease until {lease_until.isoformat()}): "
+            f"cannot {action}; cancel it first, or wait until the lease expires",
+        )
+        self._detail = {"status": current.value, "action": action, "lease_until": lease_until.isoformat()}
+
+
+class NotDueError(IllegalTransitionError):
+    """The task waits for a retry after a transient failure; a job that arrives before then is dropped."""
 
 
 class StaleAttemptError(Exception):
@@ -115,6 +135,9 @@ class RecognitionTask:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     submitted_by: str | None = None  # who uploaded the card (None for cards older than that record)
+    runs: int = 0  # runs of this attempt's job so far (a retry after a transient failure is another run)
+    retry_at: datetime | None = None  # while queued after a transient failure: when the job is sent again
+    lease_until: datetime | None = None  # while running: the worker's lease, renewed by its heartbeat
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False)
     new_revisions: list[TranscriptRevision] = field(default_factory=list, repr=False)
@@ -141,18 +164,105 @@ class RecognitionTask:
         task.events.append(TaskQueued(task_id=task_id, attempt=1, occurred_at=now))
         return task
 
-    def start(self, attempt: int, now: datetime) -> None:
-        """A worker picked up the job for ``attempt``; a redelivered job may start it again."""
+    def lease_is_live(self, now: datetime) -> bool:
+        return self.lease_until is not None and self.lease_until > now
+
+    def start(self, attempt: int, now: datetime, policy: RetryPolicy = DEFAULT_POLICY) -> bool:
+        """A worker claims the job for ``attempt``: one more run, holding a fresh lease.
+
+        A task another worker holds (its lease is live) is refused, so a duplicated message never runs
+        a card twice at once; a running task whose lease lapsed (its worker died) is taken over. A
+        task waiting for its retry time refuses early jobs. When a take-over would exceed the runs
+        allowed (the card keeps killing its workers), the task fails instead and this returns False.
+        """
         self._check_attempt(attempt)
         if self.status is TaskStatus.RUNNING:
-            return  # redelivery after a worker died: the same attempt resumes
-        if self.status is not TaskStatus.QUEUED:
+            if self.lease_until is not None and self.lease_is_live(now):
+                raise LeaseHeldError(self.id, self.status, "start", self.lease_until)
+            if not policy.may_run_again(self.runs):
+                self.fail(attempt, f"gave up after {self.runs} runs: the worker running it was lost", now)
+                return False
+        elif self.status is TaskStatus.QUEUED:
+            if self.retry_at is not None and self.retry_at > now:
+                raise NotDueError(self.id, self.status, f"start before its retry at {self.retry_at.isoformat()}")
+        else:
             raise IllegalTransitionError(self.id, self.status, "start")
+        self.runs += 1
+        self.lease_until = policy.lease_until(now)
+        self.retry_at = None
+        if self.status is TaskStatus.RUNNING:
+            return True  # the same attempt resumes after its worker was lost
         self.status = TaskStatus.RUNNING
         self.started_at = now
         self.progress = Progress()
         self._touch(now)
         self.events.append(TaskStarted(task_id=self.id, attempt=attempt, occurred_at=now))
+        return True
+
+    def defer(self, attempt: int, reason: str, now: datetime, policy: RetryPolicy) -> None:
+        """The run met a transient failure: queue it again after a backoff, or fail once runs are spent.
+
+        A task asked to cancel meanwhile is cancelled instead: cancellation never retries.
+        """
+        self._check_attempt(attempt)
+        if self.status is TaskStatus.CANCELLING:
+            self.confirm_cancelled(attempt, now)
+            return
+        if self.status not in {TaskStatus.RUNNING, TaskStatus.QUEUED}:
+            raise IllegalTransitionError(self.id, self.status, "retry after a failure")
+        if not policy.may_run_again(self.runs):
+            self.fail(attempt, f"gave up after {self.runs} runs: {reason}", now)
+            return
+        self.status = TaskStatus.QUEUED
+        self.retry_at = now + policy.delay(self.runs)
+        self.lease_until = None
+        self.error = f"run {self.runs} of {policy.max_runs} failed, retrying: {reason}"
+        self.progress = Progress()
+        self._touch(now)
+        self.events.append(
+            TaskRetryScheduled(
+                task_id=self.id, attempt=attempt, occurred_at=now, reason=self.error, retry_at=self.retry_at
+            )
+        )
+
+    def release_retry(self, now: datetime) -> bool:
+        """The sweeper: a retry whose time has come is sent to the queue again. False if not due."""
+        if self.status is not TaskStatus.QUEUED or self.retry_at is None or self.retry_at > now:
+            return False
+        self.retry_at = None
+        self._touch(now)
+        self.events.append(TaskQueued(task_id=self.id, attempt=self.attempt, occurred_at=now))
+        return True
+
+    def recover(self, now: datetime, policy: RetryPolicy) -> bool:
+        """The sweeper: work nobody is doing is put back or settled. False if there is nothing to do.
+
+        Running with a lapsed lease: the worker is gone; the run counts as failed and the job is
+        sent again (or the task fails once runs are spent). Cancelling with no live lease: nobody is
+        left to confirm, so it is cancelled. Queued with no retry pending: its message may be lost, so
+        the job is sent again (a duplicate is harmless: the first claim wins, the rest are dropped).
+        """
+        if self.lease_is_live(now):
+            return False
+        if self.status is TaskStatus.RUNNING:
+            if not policy.may_run_again(self.runs):
+                self.fail(self.attempt, f"gave up after {self.runs} runs: the worker running it was lost", now)
+                return True
+            self.status = TaskStatus.QUEUED
+            self.lease_until = None
+            self.error = f"run {self.runs} of {policy.max_runs} was lost with its worker (lease expired); queued again"
+            self.progress = Progress()
+            self._touch(now)
+            self.events.append(TaskQueued(task_id=self.id, attempt=self.attempt, occurred_at=now))
+            return True
+        if self.status is TaskStatus.CANCELLING:
+            self.confirm_cancelled(self.attempt, now)
+            return True
+        if self.status is TaskStatus.QUEUED and self.retry_at is None:
+            self._touch(now)
+            self.events.append(TaskQueued(task_id=self.id, attempt=self.attempt, occurred_at=now))
+            return True
+        return False
 
     def complete(self, attempt: int, transcript: Transcript, now: datetime) -> None:
         self._check_attempt(attempt)
@@ -232,8 +342,14 @@ class RecognitionTask:
         self.events.append(TaskFailed(task_id=self.id, attempt=attempt, reason=reason, occurred_at=now))
 
     def request_cancel(self, now: datetime) -> None:
-        """Queued tasks are cancelled at once; running ones wind down through ``cancelling``."""
-        if self.status is TaskStatus.QUEUED:
+        """Queued tasks are cancelled at once; running ones wind down through ``cancelling``.
+
+        A running or cancelling task whose lease has lapsed has no worker left to stop it: it is
+        cancelled at once too.
+        """
+        if self.status is TaskStatus.QUEUED or (
+            self.status in {TaskStatus.RUNNING, TaskStatus.CANCELLING} and not self.lease_is_live(now)
+        ):
             self.status = TaskStatus.CANCELLED
             self._finish(now)
             self.events.append(TaskCancelled(task_id=self.id, attempt=self.attempt, occurred_at=now))
@@ -254,14 +370,21 @@ class RecognitionTask:
         self.events.append(TaskCancelled(task_id=self.id, attempt=attempt, occurred_at=now))
 
     def retry(self, now: datetime) -> None:
-        """Run again with the current models, as a new attempt; only from a final status.
+        """Run again with the current models, as a new attempt.
 
-        The transcript and its revisions stay as they are (a corrected card keeps
-        its corrections); the new reading is added as the next revision.
+        From a final status; or, for an operator, from a task that is stuck: queued, running or
+        cancelling with no live lease (its worker is gone, or its message was lost). While a worker
+        holds the lease the task is refused with LeaseHeldError: it is being worked on. The new
+        attempt makes any job still in flight for the old one stale, so the card is read once.
+        The transcript and its revisions stay as they are (a corrected card keeps its corrections);
+        the new reading is added as the next revision.
         """
-        if not self.status.is_final:
-            raise IllegalTransitionError(self.id, self.status, "retry")
+        if not self.status.is_final and self.lease_until is not None and self.lease_is_live(now):
+            raise LeaseHeldError(self.id, self.status, "retry", self.lease_until)
         self.attempt += 1
+        self.runs = 0
+        self.retry_at = None
+        self.lease_until = None
         self.status = TaskStatus.QUEUED
         self.progress = Progress()
         self.error = None
@@ -284,4 +407,6 @@ class RecognitionTask:
 
     def _finish(self, now: datetime) -> None:
         self.finished_at = now
+        self.lease_until = None
+        self.retry_at = None
         self._touch(now)

@@ -159,7 +159,34 @@ class BrokerSettings(Section):
     )
     prefetch: int = Field(1, ge=1, le=1000, description="Jobs a worker holds unacknowledged (size it to the device).")
     job_timeout_s: float = Field(600.0, gt=0, description="A job running longer than this is stopped and retried.")
-    max_retries: int = Field(3, ge=0, le=20, description="Retries of a job after a transient failure.")
+    max_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Retries of a recognition job after a transient failure (an unreachable server, the time "
+        "limit, a lost worker); after the last the task fails with the reason.",
+    )
+    retry_backoff_s: float = Field(
+        2.0, ge=0, description="Wait before the first retry; each further retry waits twice as long."
+    )
+    retry_backoff_max_s: float = Field(60.0, ge=0, description="Longest wait between two runs of a job.")
+    lease_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a running job's lease lasts; its worker renews it every third of that. A task "
+        "whose lease lapsed (its worker is gone) is queued again by the relay's sweeper.",
+    )
+    sweep_interval_s: float = Field(
+        5.0, gt=0, description="How often the relay's sweeper looks for due retries, lapsed leases and lost jobs."
+    )
+    stuck_queued_s: float = Field(
+        600.0,
+        gt=0,
+        description="A task queued, or an image pending indexing, this long with no change and no job waiting "
+        "to be sent gets its job sent again (its message may have been lost). A duplicate is harmless (the "
+        "first claim wins, the rest are dropped), but a queue that takes longer than this to drain gets one "
+        "per waiting task per interval: keep it above the longest queue wait expected.",
+    )
 
 
 class ApiSettings(Section):

@@ -89,9 +89,22 @@ recognition_tasks = Table(
     Column("source_page", Integer, nullable=True),
     Column("source_page_count", Integer, nullable=True),
     Column("submitted_by", Text, nullable=True),
+    # Retries and leases (domain.recognition.retries): runs of this attempt so far, when a queued retry is
+    # due, and until when the worker running it holds it (renewed by its heartbeat, outside versioning).
+    Column("runs", Integer, nullable=False, server_default="0"),
+    Column("retry_at", DateTime(timezone=True), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
     CheckConstraint(f"status IN {TASK_STATUSES!r}".replace(",)", ")"), name="status"),
     CheckConstraint("attempt >= 1", name="attempt"),
+    CheckConstraint("runs >= 0", name="runs"),
     Index(None, "status"),
+    # What the sweeper looks for: tasks nobody has settled yet.
+    Index(
+        "ix_recognition_tasks_unsettled",
+        "status",
+        "updated_at",
+        postgresql_where=text("status IN ('queued', 'running', 'cancelling')"),
+    ),
     Index(None, "batch_id"),
     Index(None, "created_at", "id"),
 )

@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="recognition",
         help="comma-separated queues to consume (default: recognition)",
     )
-    commands.add_parser("relay", help="deliver committed outbox messages to the broker and event channels")
+    commands.add_parser(
+        "relay", help="deliver committed outbox messages to the broker and event channels; sweep for stuck jobs"
+    )
     commands.add_parser("watcher", help="reconcile and watch the gallery directories (gallery.roots)")
 
     dev = commands.add_parser("dev", help="developer tools")

@@ -121,7 +121,12 @@ async def cancel_task(task_id: UUID, cancel: FromDishka[CancelTask]) -> TaskOut:
 @router.post("/tasks/{task_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut, responses=ERRORS)
 @inject
 async def retry_task(task_id: UUID, retry: FromDishka[RetryTask]) -> TaskOut:
-    """Run a failed, cancelled or completed task again, as a new attempt with the current models."""
+    """Run a task again, as a new attempt with the current models.
+
+    A failed, cancelled or completed task; or a stuck one: queued (its job may be lost), or running or
+    cancelling with no live worker (its lease lapsed). 409 while a worker holds the task's lease: it is
+    being read now (``detail.lease_until`` says until when at least); cancel it first to run it afresh.
+    """
     return TaskOut.of(await retry(task_id))
 
 

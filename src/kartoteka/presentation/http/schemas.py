@@ -49,6 +49,15 @@ class TaskOut(BaseModel):
     )
     models: list[dict[str, str]]
     error: str | None
+    runs: int = Field(
+        0, description="Runs of this attempt's job so far; a retry after a transient failure is one more."
+    )
+    retry_at: datetime | None = Field(
+        None, description="While queued after a transient failure: when its job is sent again (error says why)."
+    )
+    lease_until: datetime | None = Field(
+        None, description="While running: until when its worker holds it (renewed while the worker lives)."
+    )
     submitted_by: str | None = Field(description="Who uploaded the card: an email, a token name, or the open name.")
     created_at: datetime
     updated_at: datetime | None
@@ -86,6 +95,9 @@ class TaskOut(BaseModel):
             revision=task.revision,
             models=transcript["models"] if transcript else [],
             error=task.error,
+            runs=task.runs,
+            retry_at=task.retry_at,
+            lease_until=task.lease_until,
             submitted_by=task.submitted_by,
             created_at=task.created_at,
             updated_at=task.updated_at,

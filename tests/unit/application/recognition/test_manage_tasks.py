@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -11,7 +11,9 @@ import pytest
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
 from kartoteka.application.recognition.ports.tasks import TaskNotFoundError
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
-from kartoteka.domain.recognition.task import IllegalTransitionError, TaskStatus
+from kartoteka.domain.errors import ErrorKind
+from kartoteka.domain.recognition.retries import RetryPolicy
+from kartoteka.domain.recognition.task import IllegalTransitionError, LeaseHeldError, TaskStatus
 from tests.fakes.recognition import MagicBytesSplitter, MemoryDatabase, MemoryUnitOfWork
 from tests.fakes.shared import MagicBytesInspector, MemoryStorage
 
@@ -53,10 +55,29 @@ async def test_cancel_retry_and_their_refusals(world: World) -> None:
         await world.cancel(task.id)
     retried = await world.retry(task.id)
     assert (retried.status, retried.attempt) == (TaskStatus.QUEUED, 2)
-    with pytest.raises(IllegalTransitionError):
-        await world.retry(task.id)
     jobs = [m.payload for m in world.db.outbox if m.destination == "recognition.jobs"]
     assert [j["attempt"] for j in jobs] == [1, 2]
+
+
+async def test_retry_of_a_task_a_live_worker_holds_is_refused_and_of_a_stuck_one_sends_it_again(
+    world: World,
+) -> None:
+    task = (await world.submit([Upload("a.png", b"PNG:1x1")])).tasks[0]
+    world.db.tasks[task.id].start(1, NOW, RetryPolicy(lease_s=30))  # a worker holds it until NOW + 30 s
+    with pytest.raises(LeaseHeldError, match="a worker holds it") as refused:
+        await world.retry(task.id)
+    assert refused.value.kind is ErrorKind.CONFLICT
+    world.db.tasks[task.id].lease_until = NOW - timedelta(seconds=1)  # ...and then it died
+    retried = await world.retry(task.id)
+    assert (retried.status, retried.attempt, retried.runs) == (TaskStatus.QUEUED, 2, 0)
+    jobs = [m.payload for m in world.db.outbox if m.destination == "recognition.jobs"]
+    assert [j["attempt"] for j in jobs] == [1, 2]
+
+
+async def test_cancel_of_a_running_task_whose_worker_is_gone_is_immediate(world: World) -> None:
+    task = (await world.submit([Upload("a.png", b"PNG:1x1")])).tasks[0]
+    world.db.tasks[task.id].start(1, NOW - timedelta(minutes=5), RetryPolicy(lease_s=30))
+    assert (await world.cancel(task.id)).status is TaskStatus.CANCELLED
 
 
 async def test_delete_removes_task_and_scan_and_signals_workers(world: World) -> None:

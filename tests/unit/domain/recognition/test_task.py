@@ -123,16 +123,17 @@ def test_retry_starts_a_new_attempt_and_old_jobs_are_stale() -> None:
     assert task.status is TaskStatus.RUNNING
 
 
-def test_retry_of_an_unfinished_task_is_refused() -> None:
+def test_retry_of_a_task_a_worker_holds_is_refused() -> None:
     task = new_task()
+    task.start(1, later(1))
     with pytest.raises(IllegalTransitionError, match="cannot retry"):
-        task.retry(later(1))
+        task.retry(later(2))
 
 
 def test_redelivered_job_restarts_the_same_attempt_without_a_second_event() -> None:
     task = new_task()
     task.start(1, later(1))
-    task.start(1, later(2))  # the worker died; the broker redelivered the message
+    task.start(1, later(100))  # the worker died (its lease lapsed); the broker redelivered the message
     assert [type(e) for e in task.events] == [TaskQueued, TaskStarted]
 
 

@@ -1,30 +1,31 @@
-"""The recognition job's retry policy, through TaskIQ's retry middleware (in-process broker, in-memory ports).
+"""The recognition job as the relay sends it: by task name with only a routing label (no TaskIQ retry or
+timeout labels travel), on an in-process broker, with in-memory ports.
 
-Transient failures run the job again with backoff, a bounded number of times, and a job that keeps
-failing leaves its task ``failed`` with the reason; bad input and cancellation are never retried.
+Retries are Kartoteka's own: a transient failure leaves the task queued for a backoff, the sweeper sends
+the job again through the outbox, and a job that keeps failing leaves its task ``failed`` with the reason;
+bad input and cancellation are never retried.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.taskiq import setup_dishka
 from taskiq import InMemoryBroker
-from taskiq.middlewares import SmartRetryMiddleware
 
-from kartoteka.application.recognition.outbox_messages import RECOGNIZE_JOB
+from kartoteka.application.recognition.outbox_messages import JOBS
 from kartoteka.application.recognition.process_card import ProcessCard
 from kartoteka.application.shared.images import UnreadableImageError
 from kartoteka.application.shared.storage import StorageUnavailableError, StoredObject
 from kartoteka.domain.recognition.task import TaskStatus
+from kartoteka.infrastructure.messaging.jobs import ROUTES, TaskiqJobPublisher
 from kartoteka.presentation.worker.tasks import register_recognition_tasks
 from tests.fakes.recognition import ScriptedRecognizer
 from tests.fakes.shared import MemoryStorage
-from tests.unit.application.recognition.test_process_card import World
-
-RETRIES = 2
+from tests.unit.application.recognition.test_process_card import POLICY, World
 
 
 class FlakyStorage(MemoryStorage):
@@ -42,10 +43,10 @@ class FlakyStorage(MemoryStorage):
         return await super().get(key)
 
 
-async def run_job(world: World, task_id: UUID) -> None:
+async def run_until_settled(world: World, task_id: UUID) -> int:
+    """Relay the outbox's jobs to the worker and sweep, as the relay process does; returns jobs sent."""
     broker = InMemoryBroker(await_inplace=True)
-    broker.add_middlewares(SmartRetryMiddleware(default_retry_count=RETRIES + 1, default_delay=0.0))
-    register_recognition_tasks(broker, timeout_s=30, max_retries=RETRIES)
+    register_recognition_tasks(broker)
 
     class Jobs(Provider):
         @provide(scope=Scope.APP)
@@ -54,44 +55,52 @@ async def run_job(world: World, task_id: UUID) -> None:
 
     container = make_async_container(Jobs())
     setup_dishka(container, broker)
+    publisher = TaskiqJobPublisher(broker, ROUTES[JOBS])
     await broker.startup()
+    sent = 0
     try:
-        await broker.find_task(RECOGNIZE_JOB).kiq(str(task_id), 1)  # type: ignore[union-attr]
-        await broker.wait_all()
+        for _ in range(POLICY.max_runs * 2):
+            jobs = [m for m in world.db.outbox if m.destination == JOBS][sent:]
+            await publisher.publish(jobs)
+            sent += len(jobs)
+            await broker.wait_all()
+            if world.db.tasks[task_id].status.is_final:
+                return sent
+            world.now += timedelta(minutes=1)
+            await world.sweep()
     finally:
         await broker.shutdown()
         await container.close()
+    raise AssertionError(f"task still {world.db.tasks[task_id].status}")
 
 
-@pytest.mark.parametrize("failures", [1, RETRIES])
+@pytest.mark.parametrize("failures", [1, POLICY.max_runs - 1])
 async def test_a_transient_failure_is_retried_until_the_job_completes(failures: int) -> None:
     storage = FlakyStorage(failures)
     world = World(ScriptedRecognizer(), storage)
     task_id = await world.one_task()
-    await run_job(world, task_id)
+    assert await run_until_settled(world, task_id) == failures + 1
     assert storage.reads == failures + 1
     assert world.db.tasks[task_id].status is TaskStatus.COMPLETED
     assert world.db.tasks[task_id].attempt == 1
 
 
-async def test_a_job_that_keeps_failing_stops_after_its_retries_and_fails_the_task() -> None:
+async def test_a_job_that_keeps_failing_stops_after_its_runs_and_fails_the_task() -> None:
     storage = FlakyStorage(failures=100)
     world = World(ScriptedRecognizer(), storage)
     task_id = await world.one_task()
-    await run_job(world, task_id)
-    assert storage.reads == RETRIES + 1
+    await run_until_settled(world, task_id)
+    assert storage.reads == POLICY.max_runs
     task = world.db.tasks[task_id]
     assert task.status is TaskStatus.FAILED
-    assert task.error is not None
-    assert "gave up after 3 runs" in task.error
-    assert "connection refused" in task.error
+    assert task.error == f"gave up after {POLICY.max_runs} runs: StorageUnavailableError: connection refused"
 
 
 async def test_bad_input_is_never_retried() -> None:
     recognizer = ScriptedRecognizer(error=UnreadableImageError("truncated"))
     world = World(recognizer)
     task_id = await world.one_task()
-    await run_job(world, task_id)
+    assert await run_until_settled(world, task_id) == 1
     assert recognizer.calls == 1
     assert world.db.tasks[task_id].status is TaskStatus.FAILED
 
@@ -104,6 +113,30 @@ async def test_a_cancelled_job_is_never_retried() -> None:
     recognizer = ScriptedRecognizer(on_batch=cancel_mid_job)
     world = World(recognizer)
     task_id = await world.one_task()
-    await run_job(world, task_id)
+    await run_until_settled(world, task_id)
     assert recognizer.calls == 1
     assert world.db.tasks[task_id].status is TaskStatus.CANCELLED
+
+
+async def test_a_job_whose_outcome_cannot_be_written_is_left_to_the_sweeper() -> None:
+    world = World(ScriptedRecognizer())
+    task_id = await world.one_task()
+    world.db.fail_commit = True  # the database is gone for longer than the worker waits
+    broker = InMemoryBroker(await_inplace=True)
+    register_recognition_tasks(broker)
+
+    class Jobs(Provider):
+        @provide(scope=Scope.APP)
+        def process(self) -> ProcessCard:
+            return world.process
+
+    container = make_async_container(Jobs())
+    setup_dishka(container, broker)
+    await broker.startup()
+    try:
+        await TaskiqJobPublisher(broker, ROUTES[JOBS]).publish([m for m in world.db.outbox if m.destination == JOBS])
+        await broker.wait_all()
+    finally:
+        await broker.shutdown()
+        await container.close()
+    assert world.db.tasks[task_id].status is TaskStatus.QUEUED  # nothing was lost; the sweeper re-sends it

@@ -69,6 +69,11 @@ class VectorStore(Protocol):
 
     async def save_failure(self, image_id: UUID, model: EmbeddingModelId, reason: str) -> None: ...
 
+    async def stale_pending(self, before: datetime, limit: int) -> list[UUID]:
+        """Up to ``limit`` images pending since ``before`` (for a model still in use) whose job is not
+        waiting to be sent: their job was lost. Each is marked fresh, so it is handed out once."""
+        ...
+
     async def clear(self, image_id: UUID) -> None:
         """Forget every vector of an image whose content changed."""
         ...

@@ -60,14 +60,22 @@ class Batch:
 class TaskRepository(Protocol):
     async def add(self, task: RecognitionTask) -> None: ...
 
-    async def get(self, task_id: UUID) -> RecognitionTask:
-        """Raises TaskNotFoundError."""
+    async def get(self, task_id: UUID, *, lock: bool = False) -> RecognitionTask:
+        """Raises TaskNotFoundError. ``lock`` holds the task until the unit of work ends, so a change
+        made from what was read cannot lose a race against another writer (a worker, a cancel)."""
         ...
 
     async def delete(self, task: RecognitionTask) -> None: ...
 
-    async def in_batch(self, batch_id: UUID) -> list[RecognitionTask]:
-        """Every task of the batch, in the order they were submitted (pages in page order)."""
+    async def in_batch(self, batch_id: UUID, *, lock: bool = False) -> list[RecognitionTask]:
+        """Every task of the batch, in the order they were submitted (pages in page order); ``lock`` as
+        for ``get``."""
+        ...
+
+    async def needing_sweep(self, now: datetime, queued_before: datetime, limit: int) -> list[RecognitionTask]:
+        """Up to ``limit`` tasks nobody is settling — a retry that is due, a running or cancelling task
+        whose lease lapsed, a queued task untouched since ``queued_before`` whose job is not waiting to
+        be sent — each held for this unit of work and skipped by any other sweeper meanwhile."""
         ...
 
     async def counts_by_status(self, batch_id: UUID | None = None) -> dict[TaskStatus, int]: ...

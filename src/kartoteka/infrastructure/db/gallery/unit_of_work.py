@@ -109,6 +109,28 @@ class SqlImageRepository:
         )
 
 
+_STALE_PENDING = text(
+    """
+    UPDATE image_vectors v SET updated_at = now()
+    FROM (
+        SELECT p.image_id, p.model_key, p.model_version FROM image_vectors p
+        JOIN embedding_models m ON m.key = p.model_key AND m.version = p.model_version
+        WHERE p.state = 'pending' AND p.updated_at <= :before AND m.state IN ('building', 'ready')
+          AND NOT EXISTS (
+              SELECT 1 FROM outbox o
+              WHERE o.destination = 'embedding.jobs' AND o.dead_at IS NULL
+                AND jsonb_exists(o.payload -> 'image_ids', p.image_id::text)
+          )
+        ORDER BY p.updated_at
+        LIMIT :limit
+        FOR UPDATE OF p SKIP LOCKED
+    ) stale
+    WHERE v.image_id = stale.image_id AND v.model_key = stale.model_key AND v.model_version = stale.model_version
+    RETURNING v.image_id
+    """
+)
+
+
 class SqlVectorStore:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -153,6 +175,12 @@ class SqlVectorStore:
 
     async def clear(self, image_id: UUID) -> None:
         await self._conn.execute(delete(image_vectors).where(image_vectors.c.image_id == image_id))
+
+    async def stale_pending(self, before: datetime, limit: int) -> list[UUID]:
+        """Images pending since ``before`` for a model in use, with no job waiting in the outbox; their
+        rows are touched (so they count as fresh again) and skipped by another sweeper meanwhile."""
+        rows = await self._conn.execute(_STALE_PENDING, {"before": before, "limit": limit})
+        return list(dict.fromkeys(row.image_id for row in rows))
 
 
 class SqlGalleryUnitOfWork(SqlTransaction):

@@ -8,13 +8,15 @@ finds is always the revision the card shows.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Text, and_, cast, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kartoteka.application.recognition.outbox_messages import JOBS
 from kartoteka.application.recognition.ports.tasks import (
     Batch,
     ConcurrentUpdateError,
@@ -27,7 +29,7 @@ from kartoteka.domain.recognition.revisions import RevisionKind, TranscriptRevis
 from kartoteka.domain.recognition.task import CardImage, Progress, RecognitionTask, SourcePage, TaskStatus
 from kartoteka.domain.recognition.transcript import Transcript
 from kartoteka.infrastructure.db.recognition.transcript_index import index_transcript
-from kartoteka.infrastructure.db.schema import batches, recognition_tasks, submission_keys, transcript_revisions
+from kartoteka.infrastructure.db.schema import batches, outbox, recognition_tasks, submission_keys, transcript_revisions
 
 
 def task_to_row(task: RecognitionTask) -> dict[str, Any]:
@@ -57,6 +59,9 @@ def task_to_row(task: RecognitionTask) -> dict[str, Any]:
         "started_at": task.started_at,
         "finished_at": task.finished_at,
         "submitted_by": task.submitted_by,
+        "runs": task.runs,
+        "retry_at": task.retry_at,
+        "lease_until": task.lease_until,
     }
 
 
@@ -89,6 +94,9 @@ def task_from_row(row: Any) -> RecognitionTask:
         started_at=row.started_at,
         finished_at=row.finished_at,
         submitted_by=row.submitted_by,
+        runs=row.runs,
+        retry_at=row.retry_at,
+        lease_until=row.lease_until,
         version=row.version,
     )
 
@@ -108,10 +116,11 @@ class SqlTaskRepository:
         self._seen[task.id] = task
         self._new.add(task.id)
 
-    async def get(self, task_id: UUID) -> RecognitionTask:
+    async def get(self, task_id: UUID, *, lock: bool = False) -> RecognitionTask:
         if task_id in self._seen and task_id not in self._deleted:
             return self._seen[task_id]
-        row = (await self._conn.execute(select(recognition_tasks).where(recognition_tasks.c.id == task_id))).first()
+        query = select(recognition_tasks).where(recognition_tasks.c.id == task_id)
+        row = (await self._conn.execute(query.with_for_update() if lock else query)).first()
         if row is None:
             raise TaskNotFoundError(task_id)
         task = task_from_row(row)
@@ -122,8 +131,8 @@ class SqlTaskRepository:
         self._seen[task.id] = task
         self._deleted.add(task.id)
 
-    async def in_batch(self, batch_id: UUID) -> list[RecognitionTask]:
-        rows = await self._conn.execute(
+    async def in_batch(self, batch_id: UUID, *, lock: bool = False) -> list[RecognitionTask]:
+        query = (
             select(recognition_tasks)
             .where(recognition_tasks.c.batch_id == batch_id)
             .order_by(
@@ -132,9 +141,48 @@ class SqlTaskRepository:
                 recognition_tasks.c.id,
             )
         )
+        rows = await self._conn.execute(query.with_for_update() if lock else query)
         tasks = []
         for row in rows:
             task = self._seen.get(row.id) or task_from_row(row)
+            self._seen[task.id] = task
+            tasks.append(task)
+        return tasks
+
+    async def needing_sweep(self, now: datetime, queued_before: datetime, limit: int) -> list[RecognitionTask]:
+        """Tasks nobody is settling, locked for this transaction; rows another sweeper holds are skipped.
+
+        Due retries; running or cancelling tasks whose lease lapsed; and queued tasks untouched since
+        ``queued_before`` with no job waiting in the outbox (their message may be lost).
+        """
+        t = recognition_tasks
+        job_waiting = exists().where(
+            outbox.c.destination == JOBS, outbox.c.key == cast(t.c.id, Text), outbox.c.dead_at.is_(None)
+        )
+        query = (
+            select(t)
+            .where(
+                or_(
+                    and_(t.c.status == "queued", t.c.retry_at <= now),
+                    and_(
+                        t.c.status.in_(("running", "cancelling")),
+                        or_(t.c.lease_until.is_(None), t.c.lease_until <= now),
+                    ),
+                    and_(
+                        t.c.status == "queued",
+                        t.c.retry_at.is_(None),
+                        t.c.updated_at <= queued_before,
+                        ~job_waiting,
+                    ),
+                )
+            )
+            .order_by(t.c.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        tasks = []
+        for row in await self._conn.execute(query):
+            task = task_from_row(row)
             self._seen[task.id] = task
             tasks.append(task)
         return tasks
