@@ -125,6 +125,20 @@ async def empty_gallery(database_url: str) -> None:
     await engine.dispose()
 
 
+@contextlib.asynccontextmanager
+async def watching(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """The watcher of ``settings``' roots beside the running gallery; a watcher that failed raises on exit."""
+    from kartoteka.runtime.watcher import run_watcher
+
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(run_watcher(settings, stop))
+    try:
+        yield watcher
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, 30)
+
+
 @pytest.fixture
 async def gallery(migrated_database: str, s3_server: S3Server, redis_server: RedisServer) -> AsyncIterator[Gallery]:
     await empty_gallery(migrated_database)

@@ -13,7 +13,6 @@ names a file, written there as JSON.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -25,16 +24,20 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from kartoteka.domain.gallery.selection import DEFAULT_IMAGE_EXTENSIONS
-from kartoteka.runtime.watcher import run_watcher
 from kartoteka_dev.tiny_embedders import lasa_sketches
 from tests.bad_images import BadImage, corpus
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
-from tests.integration.gallery.conftest import Gallery, eventually, gallery_settings, running_gallery
+from tests.integration.gallery.conftest import (
+    Gallery,
+    empty_gallery,
+    eventually,
+    gallery_settings,
+    running_gallery,
+    watching,
+)
 
 CORPUS = corpus()
 GOOD = {f"good-{n}.png": sketch.png for n, sketch in enumerate(lasa_sketches(size=96, shapes=["Angle", "Leaf_1"]))}
@@ -63,11 +66,7 @@ def root() -> Iterator[Path]:
 async def service(
     root: Path, migrated_database: str, s3_server: S3Server, redis_server: RedisServer
 ) -> AsyncIterator[Gallery]:
-    engine = create_async_engine(migrated_database)
-    async with engine.begin() as conn:
-        for table in ("gallery_images", "gallery_directories", "embedding_models", "outbox"):
-            await conn.execute(text(f"DELETE FROM {table}"))
-    await engine.dispose()
+    await empty_gallery(migrated_database)
     settings = gallery_settings(
         migrated_database,
         s3_server,
@@ -75,15 +74,8 @@ async def service(
         gallery={"roots": [{"path": str(root)}], "debounce_ms": 100, "stable_after_ms": 200, "batch_size": 16},
         api={"max_upload_bytes": 2_000_000, "max_files": 10},
     )
-    async with running_gallery(settings) as gallery:
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(run_watcher(settings, stop))
-        try:
-            yield gallery
-        finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(watcher, 30)
+    async with running_gallery(settings) as gallery, watching(settings):
+        yield gallery
 
 
 def expected(item: BadImage, *, accepted: set[str], usable_status: int) -> set[int]:

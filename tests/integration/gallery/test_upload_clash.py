@@ -3,8 +3,6 @@ own beside it, and neither the rest of its change batch nor the watcher's next s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
 import tempfile
@@ -14,12 +12,17 @@ from typing import Any
 
 import pytest
 
-from kartoteka.infrastructure.config.settings import Settings
-from kartoteka.runtime.watcher import run_watcher
 from kartoteka_dev.tiny_embedders import lasa_sketches
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
-from tests.integration.gallery.conftest import Gallery, empty_gallery, eventually, gallery_settings, running_gallery
+from tests.integration.gallery.conftest import (
+    Gallery,
+    empty_gallery,
+    eventually,
+    gallery_settings,
+    running_gallery,
+    watching,
+)
 
 SKETCHES = [s.png for s in lasa_sketches(size=64, shapes=["Angle", "Leaf_1"])]
 
@@ -45,17 +48,6 @@ async def gallery(
     )
     async with running_gallery(settings, with_worker=False) as running:
         yield running
-
-
-@contextlib.asynccontextmanager
-async def watching(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(run_watcher(settings, stop))
-    try:
-        yield watcher
-    finally:
-        stop.set()
-        await asyncio.wait_for(watcher, 30)  # a watcher that failed raises here
 
 
 async def listing(gallery: Gallery) -> dict[str, dict[str, Any]]:

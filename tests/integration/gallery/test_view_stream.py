@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import shutil
 import tempfile
@@ -15,10 +14,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kartoteka.runtime.watcher import run_watcher
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
-from tests.integration.gallery.conftest import Gallery, empty_gallery, eventually, gallery_settings, running_gallery
+from tests.integration.gallery.conftest import (
+    Gallery,
+    empty_gallery,
+    eventually,
+    gallery_settings,
+    running_gallery,
+    watching,
+)
 
 
 def big_png() -> bytes:
@@ -48,15 +53,8 @@ async def watched(
         redis_server,
         gallery={"roots": [{"path": str(root)}], "debounce_ms": 100, "stable_after_ms": 200},
     )
-    async with running_gallery(settings, with_worker=False) as gallery:
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(run_watcher(settings, stop))
-        try:
-            yield gallery
-        finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(watcher, 30)
+    async with running_gallery(settings, with_worker=False) as gallery, watching(settings):
+        yield gallery
 
 
 async def body_messages(gallery: Gallery, path: str) -> list[bytes]:

@@ -6,8 +6,6 @@ waits (with deadlines) for the gallery API to show the result.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -15,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from kartoteka.runtime.watcher import run_watcher
 from kartoteka_dev.tiny_embedders import lasa_sketches
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
-from tests.integration.gallery.conftest import Gallery, eventually, gallery_settings, running_gallery
+from tests.integration.gallery.conftest import (
+    Gallery,
+    empty_gallery,
+    eventually,
+    gallery_settings,
+    running_gallery,
+    watching,
+)
 
 
 @pytest.fixture
@@ -41,26 +43,15 @@ def root() -> Iterator[Path]:
 async def watched(
     root: Path, migrated_database: str, s3_server: S3Server, redis_server: RedisServer
 ) -> AsyncIterator[Gallery]:
-    engine = create_async_engine(migrated_database)
-    async with engine.begin() as conn:
-        for table in ("gallery_images", "gallery_directories", "embedding_models", "outbox"):
-            await conn.execute(text(f"DELETE FROM {table}"))
-    await engine.dispose()
+    await empty_gallery(migrated_database)
     settings = gallery_settings(
         migrated_database,
         s3_server,
         redis_server,
         gallery={"roots": [{"path": str(root)}], "debounce_ms": 100, "stable_after_ms": 200},
     )
-    async with running_gallery(settings) as gallery:
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(run_watcher(settings, stop))
-        try:
-            yield gallery
-        finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(watcher, 30)
+    async with running_gallery(settings) as gallery, watching(settings):
+        yield gallery
 
 
 async def listing(gallery: Gallery) -> dict[str, dict[str, Any]]:
