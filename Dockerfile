@@ -43,10 +43,10 @@ FROM debian:bookworm-slim AS runtime
 ARG INFERENCE_TYPE=cpu
 ARG TROCR_MODEL_TYPE=pytorch
 ENV DEBIAN_FRONTEND=noninteractive
-# libgl1, libglib2.0-0 and libxcb1: what the locked OpenCV wheel loads even on a headless machine.
+# No libGL, libxcb or GLib: the lock installs OpenCV's headless wheel (pyproject.toml, tool.uv).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates python3 libgl1 libglib2.0-0 libxcb1 \
+    && apt-get install -y --no-install-recommends ca-certificates python3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --uid 10001 kartoteka \
     && mkdir -p /models /gallery && chown kartoteka /models

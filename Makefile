@@ -1,5 +1,6 @@
-# Kartoteka developer commands. `make test` works on a fresh machine: it installs what it needs.
-.PHONY: setup run recognize-demo demo lint test test-deploy test-fast bench bench-service bench-fulltext bench-gallery \
+# Kartoteka developer commands. `make run` works on a fresh machine with no root: it installs what it needs;
+# `make test` also needs a few Debian packages, which it installs as root and names otherwise.
+.PHONY: setup setup-test run recognize-demo demo lint test test-deploy test-fast bench bench-service bench-fulltext bench-gallery \
 	bench-workbench web-build web-check web-schema clean
 
 VENV := .venv/bin
@@ -7,6 +8,10 @@ DEMO := var/demo
 
 setup:
 	@scripts/bootstrap.sh
+
+# What only the tests need besides: Debian packages (servers, handwriting fonts, Chromium), installed as root.
+setup-test:
+	@scripts/bootstrap.sh --test
 
 # The whole service on this machine: embedded PostgreSQL, Valkey and S3, api + relay + worker.
 # With no real checkpoints on a fresh machine it uses tiny untrained models (what they read is noise).
@@ -28,7 +33,7 @@ lint: setup
 
 # The browser tests (tests/e2e/test_workbench.py) fail, never skip, when Chromium is missing here; so does
 # any other test whose prerequisite is missing (KARTOTEKA_NO_SKIPS).
-test: lint web-check
+test: setup-test lint web-check
 	KARTOTEKA_NO_SKIPS=1 KARTOTEKA_REQUIRE_BROWSER=1 $(VENV)/python -m pytest
 
 # The deployment files, checked with no engine: hadolint, Compose v2's own validation, the compose-spec schema.

@@ -10,6 +10,7 @@ pen stroke drawn by :func:`_stroke_mark`, centred over the vowel's ink.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import math
 import random
 import unicodedata
@@ -125,6 +126,21 @@ def usable_fonts(candidates: Sequence[Path] = DEFAULT_FONT_CANDIDATES) -> tuple[
     as pen strokes.
     """
     return tuple(p for p in candidates if _covers_cyrillic(str(p)))
+
+
+def default_fonts() -> tuple[Path, ...]:
+    """The usable handwriting fonts, or DejaVu Sans from matplotlib's wheel when none is installed.
+
+    A machine without the Debian font packages (``make run`` needs no root) still renders demo
+    cards: in a print font, which only the training data cares about.
+    """
+    usable = usable_fonts()
+    if usable:
+        return usable
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        return ()
+    return usable_fonts([Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"])
 
 
 @functools.lru_cache(maxsize=64)

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from kartoteka_dev.synthetic_cards.cards import CardWord, RenderOptions, SyntheticCard
 from kartoteka_dev.synthetic_cards.content import _content
-from kartoteka_dev.synthetic_cards.glyphs import DEFAULT_FONT_CANDIDATES, usable_fonts
+from kartoteka_dev.synthetic_cards.glyphs import default_fonts, usable_fonts
 from kartoteka_dev.synthetic_cards.layout import _Geometry, _Layout, _layout, _LayoutFailed, _Placed
 
 F32Array = npt.NDArray[np.float32]
@@ -123,11 +123,11 @@ def render_card(
 
     ``n_words`` fixes the total word count (the headword, its note, the place
     and the year included). ``rotation_deg`` defaults to a random tilt within
-    ±1.5°; ``font_paths`` defaults to the usable :data:`DEFAULT_FONT_CANDIDATES`.
+    ±1.5°; ``font_paths`` defaults to :func:`default_fonts`.
     Raises ValueError when no font can draw Cyrillic or the words cannot fit.
     """
     width, height = size
-    fonts = usable_fonts(DEFAULT_FONT_CANDIDATES if font_paths is None else font_paths)
+    fonts = default_fonts() if font_paths is None else usable_fonts(font_paths)
     if not fonts:
         raise ValueError("none of the fonts draws Cyrillic text")
     rng = random.Random(_sub_seed(seed, "main"))
