@@ -48,6 +48,9 @@ def uv_command() -> list[str]:
     found = shutil.which("uv")
     if found:
         return [found]
+    private = Path(__file__).resolve().parents[3] / ".venv-tools" / "bin" / "uv"  # where bootstrap installs it
+    if private.is_file():
+        return [str(private)]
     if importlib.util.find_spec("uv") is not None:
         return [sys.executable, "-m", "uv"]
     pytest.fail("uv is neither on PATH nor importable; run scripts/bootstrap.sh")
