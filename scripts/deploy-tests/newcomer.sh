@@ -56,6 +56,6 @@ python3 scripts/deploy-tests/card_roundtrip.py http://127.0.0.1:8000 "$card" --s
     --timeout $(( NEWCOMER_TIMEOUT - ($(date +%s) - start) )) || { tail -60 run.log; exit 1; }
 say "make run: first card completed $(( $(date +%s) - start ))s after the clone"
 grep -E "^(kartoteka|serve)|ready|started|listening" run.log | head -20 | sed "s/^/    run.log: /" || true
-kill -INT "$run"; wait "$run" || true
+exit 0  # the container ends, and with it make run and everything it started
 '
 log "newcomer test passed"
