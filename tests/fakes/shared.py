@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kartoteka.application.shared.images import ImageInfo, UnreadableImageError, UnsupportedImageError
-from kartoteka.application.shared.storage import ObjectNotFoundError, StorageUnavailableError, StoredObject
+from kartoteka.application.shared.storage import (
+    ListedObject,
+    ObjectNotFoundError,
+    StorageUnavailableError,
+    StoredObject,
+)
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -27,6 +32,7 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.objects: dict[str, StoredObject] = {}
         self.fail_after: int | None = None  # puts allowed before the store "goes down"
+        self.modified: dict[str, datetime] = {}  # when a test says an object was written; else now
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         if self.fail_after is not None:
@@ -48,6 +54,13 @@ class MemoryStorage:
 
     async def presigned_get_url(self, key: str, expires: timedelta) -> str:
         return f"memory://{key}"
+
+    async def listed(self, prefix: str) -> list[ListedObject]:
+        return [
+            ListedObject(key, self.modified.get(key, datetime.now(UTC)))
+            for key in sorted(self.objects)
+            if key.startswith(prefix)
+        ]
 
     async def ping(self) -> None:
         return None

@@ -21,9 +21,11 @@ from kartoteka.application.shared.health import DependencyCheck
 from kartoteka.application.shared.live_messages import Channel
 from kartoteka.application.shared.outbox import MessagePublisher
 from kartoteka.application.shared.storage import ObjectStorage
+from kartoteka.application.shared.sweep_orphans import SweepOrphanObjects
 from kartoteka.domain.recognition.retries import RetryPolicy
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.db.engine import listen_dsn
+from kartoteka.infrastructure.db.object_owners import SqlObjectOwners
 from kartoteka.infrastructure.health.checks import DatabaseCheck, RabbitCheck, RedisCheck, StorageCheck
 from kartoteka.infrastructure.messaging.jobs import ROUTES, TaskiqJobPublisher, job_brokers
 from kartoteka.infrastructure.messaging.live_subscription import RedisLiveSubscription
@@ -88,6 +90,12 @@ class RelayProvider(Provider):
         self, settings: Settings, uow: Callable[[], GalleryUnitOfWork], clock: Clock
     ) -> ResendLostEmbeddings:
         return ResendLostEmbeddings(uow, clock, settings.broker.stuck_queued_s, settings.embedding.batch_size)
+
+    @provide
+    def orphan_sweeper(
+        self, settings: Settings, storage: ObjectStorage, engine: AsyncEngine, clock: Clock
+    ) -> SweepOrphanObjects:
+        return SweepOrphanObjects(storage, SqlObjectOwners(engine), clock, settings.broker.orphan_grace_s)
 
 
 class LiveProvider(Provider):

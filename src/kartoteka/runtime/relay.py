@@ -8,6 +8,7 @@ import logging
 
 from kartoteka.application.gallery.sweep import ResendLostEmbeddings
 from kartoteka.application.recognition.sweep_tasks import SweepTasks
+from kartoteka.application.shared.sweep_orphans import SweepOrphanObjects
 from kartoteka.di import relay_container
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.relay import OutboxRelay
@@ -43,12 +44,32 @@ async def sweep_until(
             await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
 
+async def sweep_orphans_until(orphans: SweepOrphanObjects, interval_s: float, stop: asyncio.Event) -> None:
+    """Every ``interval_s``, the first time one interval after start: a restart loop never lists the bucket."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        if stop.is_set():
+            return
+        try:
+            report = await orphans()
+            if report.deleted:
+                log.info("orphan sweep removed %d of %d old objects", report.deleted, report.looked_at)
+        except Exception as exc:
+            log.warning("orphan sweep skipped: %s: %s", type(exc).__name__, exc)
+
+
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     container = relay_container(settings)
     try:
         relay = await container.get(OutboxRelay)
         tasks = await container.get(SweepTasks)
         embeddings = await container.get(ResendLostEmbeddings)
-        await asyncio.gather(relay.run(stop), sweep_until(tasks, embeddings, settings.broker.sweep_interval_s, stop))
+        orphans = await container.get(SweepOrphanObjects)
+        await asyncio.gather(
+            relay.run(stop),
+            sweep_until(tasks, embeddings, settings.broker.sweep_interval_s, stop),
+            sweep_orphans_until(orphans, settings.broker.orphan_sweep_interval_s, stop),
+        )
     finally:
         await container.close()

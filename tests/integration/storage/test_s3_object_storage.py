@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -170,6 +170,18 @@ async def test_exists(storage: S3ObjectStorage) -> None:
     assert await storage.exists(key)
     # A prefix of a key is no object, even on a server that stores keys as directories.
     assert not await storage.exists(key.rsplit("/", 1)[0])
+
+
+async def test_listed_names_every_key_under_a_prefix_with_when_it_was_written(settings: S3Settings) -> None:
+    async with S3ObjectStorage(settings, _unique_bucket("listed")) as storage:
+        await storage.ensure_bucket()
+        before = datetime.now(UTC) - timedelta(seconds=5)  # S3 keeps whole seconds; allow for clock skew
+        for key in ("cards/b/original.png", "cards/a/original.png", "cardsx/c.png", "thumbnails/d.jpg"):
+            await storage.put(key, b"x", "image/png")
+        listed = await storage.listed("cards/")
+        assert [item.key for item in listed] == ["cards/a/original.png", "cards/b/original.png"]
+        assert all(before <= item.modified_at <= datetime.now(UTC) + timedelta(seconds=5) for item in listed)
+        assert await storage.listed("nothing/") == []
 
 
 async def test_cyrillic_key_with_slashes_round_trips(storage: S3ObjectStorage, http: httpx.AsyncClient) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from kartoteka.domain.errors import UNAVAILABLE_MESSAGE, ErrorKind, Refusal
@@ -14,6 +14,12 @@ class StoredObject:
     key: str
     data: bytes
     content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    key: str
+    modified_at: datetime
 
 
 class ObjectNotFoundError(Refusal):
@@ -54,6 +60,10 @@ class ObjectStorage(Protocol):
     async def exists(self, key: str) -> bool: ...
 
     async def presigned_get_url(self, key: str, expires: timedelta) -> str: ...
+
+    async def listed(self, prefix: str) -> list[ListedObject]:
+        """Every object whose key starts with ``prefix``, in key order."""
+        ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailableError unless the store answers (readiness checks)."""

@@ -187,6 +187,18 @@ class BrokerSettings(Section):
         "first claim wins, the rest are dropped), but a queue that takes longer than this to drain gets one "
         "per waiting task per interval: keep it above the longest queue wait expected.",
     )
+    orphan_sweep_interval_s: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the relay lists the stored scans, uploads and thumbnails and removes those no "
+        "card or image refers to (left by a process killed between storing and committing).",
+    )
+    orphan_grace_s: float = Field(
+        3600.0,
+        ge=1.0,
+        description="Only objects older than this are removed by the orphan sweep: a request still in flight "
+        "has written its objects moments ago. Keep it far above the longest upload request.",
+    )
 
 
 class ApiSettings(Section):

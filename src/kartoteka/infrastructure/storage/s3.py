@@ -25,6 +25,7 @@ from miniopy_async.error import InvalidResponseError, MinioException, S3Error, S
 from miniopy_async.helpers import check_bucket_name
 
 from kartoteka.application.shared.storage import (
+    ListedObject,
     ObjectNotFoundError,
     ObjectStorage,
     StorageUnavailableError,
@@ -166,6 +167,17 @@ class S3ObjectStorage:
         with self._unavailable_on_failure("presign", key):
             url: str = await client.presigned_get_object(self._bucket, key, expires=expires)
         return url
+
+    async def listed(self, prefix: str) -> list[ListedObject]:
+        """Every key under ``prefix`` (the library pages through ListObjectsV2 for us)."""
+        client = self._minio()
+        with self._unavailable_on_failure("list", prefix):
+            found = await client.list_objects(self._bucket, prefix=prefix, recursive=True)
+        return [
+            ListedObject(str(item.object_name), item.last_modified)
+            for item in found
+            if item.object_name is not None and item.last_modified is not None and not item.is_dir
+        ]
 
     async def ping(self) -> None:
         """A HEAD of the bucket: proves the endpoint answers, the keys work and the bucket exists.
