@@ -1,6 +1,6 @@
 # Kartoteka developer commands. `make run` works on a fresh machine with no root: it installs what it needs;
 # `make test` also needs a few Debian packages, which it installs as root and names otherwise.
-.PHONY: setup setup-test run recognize-demo demo lint test test-deploy test-fast bench bench-service bench-fulltext bench-gallery \
+.PHONY: setup setup-test run recognize-demo demo lint test test-deploy test-faults test-fast bench bench-service bench-fulltext bench-gallery \
 	bench-workbench web-build web-check web-schema clean
 
 VENV := .venv/bin
@@ -43,6 +43,10 @@ test-deploy: setup
 	$(COMPOSE) -f compose.yaml config -q
 	$(COMPOSE) -f compose-infra.yaml config -q
 	$(VENV)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml compose-infra.yaml
+
+# Seven faults during 30-card runs (part of `make test` too); prints the fault matrix, also in var/faults/matrix.md.
+test-faults: setup
+	$(VENV)/python -m pytest tests/e2e/faults
 
 test-fast: setup
 	$(VENV)/python -m pytest tests/unit
