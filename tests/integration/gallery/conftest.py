@@ -78,8 +78,8 @@ def gallery_settings(database_url: str, s3: S3Server, redis: RedisServer, **over
 
 
 @contextlib.asynccontextmanager
-async def running_gallery(settings: Settings, *, with_worker: bool = True) -> AsyncIterator[Gallery]:
-    """The api, the relay and (unless ``with_worker`` is false) an embedding worker."""
+async def gallery_processes(settings: Settings, *, with_worker: bool = True) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """What runs beside the api: the relay and (unless ``with_worker`` is false) an embedding worker."""
     from redis.asyncio import Redis
 
     redis = Redis.from_url(settings.redis.url)
@@ -89,29 +89,42 @@ async def running_gallery(settings: Settings, *, with_worker: bool = True) -> As
     tasks = [asyncio.create_task(run_relay(settings, stop))]
     if with_worker:
         tasks.append(asyncio.create_task(run_worker(settings, ["embedding"], stop)))
-    container = api_container(settings)
-    app = create_app(container)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://kartoteka", timeout=60) as client:
-            gallery = Gallery(client, settings, app)
-
-            async def ready() -> bool:
-                for task in tasks:
-                    if task.done():
-                        task.result()  # a failed start-up raises here
-                response = await client.get("/api/images/index")
-                return response.status_code == 200 and response.json()["searchable"] is not None
-
-            if with_worker:
-                await eventually(ready, 120, "the embedding worker to register its model")
-            yield gallery
+        yield tasks
     finally:
         stop.set()
-        await container.close()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 60)
+
+
+async def searchable(client: httpx.AsyncClient, tasks: list[asyncio.Task[None]]) -> None:
+    """Until the worker has registered its model: searches have an index to use."""
+
+    async def ready() -> bool:
+        for task in tasks:
+            if task.done():
+                task.result()  # a failed start-up raises here
+        response = await client.get("/api/images/index")
+        return response.status_code == 200 and response.json()["searchable"] is not None
+
+    await eventually(ready, 120, "the embedding worker to register its model")
+
+
+@contextlib.asynccontextmanager
+async def running_gallery(settings: Settings, *, with_worker: bool = True) -> AsyncIterator[Gallery]:
+    """The api, the relay and (unless ``with_worker`` is false) an embedding worker."""
+    async with gallery_processes(settings, with_worker=with_worker) as tasks:
+        container = api_container(settings)
+        app = create_app(container)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://kartoteka", timeout=60) as client:
+                if with_worker:
+                    await searchable(client, tasks)
+                yield Gallery(client, settings, app)
+        finally:
+            await container.close()
 
 
 async def empty_gallery(database_url: str) -> None:

@@ -614,7 +614,10 @@ async def test_delete_removes_the_image_everywhere(gallery: Gallery) -> None:
         await storage.close()
     assert_error(await gallery.client.delete(f"/api/images/{uuid.uuid4()}"), 404)
     assert_error(await gallery.client.delete(f"/api/images/{uuid.uuid4()}/"), 404)
-    assert_error(await gallery.client.delete("/api/images/not-a-uuid"), 422)
+    # Only a UUID names an image: any other path is no resource at all (and /api/images/index is not one).
+    assert_error(await gallery.client.delete("/api/images/not-a-uuid"), 404)
+    refused = await gallery.client.delete("/api/images/index")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
     assert (await listing(gallery, directory="")).json()["total"] == len(ids) - 2
 
 

@@ -118,6 +118,15 @@ async def test_a_date_outside_years_1_to_9999_is_a_422(client: httpx.AsyncClient
     assert "error" in response.json()
 
 
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "-1", "1e9"])
+async def test_a_bare_number_is_no_date(client: httpx.AsyncClient, value: str) -> None:
+    """The schema says an ISO 8601 date-time; pydantic alone would read a number as a Unix time."""
+    for field in ("created_from", "created_to"):
+        response = await client.get("/api/recognition/tasks", params={field: value})
+        assert response.status_code == 422, response.text
+        assert [e["loc"] for e in response.json()["detail"]] == [["query", field]]
+
+
 async def test_dates_at_the_edges_of_the_range_are_fine(client: httpx.AsyncClient) -> None:
     params = {"created_from": "0001-01-01T00:00:00+00:00", "created_to": "9999-12-31T23:59:59Z"}
     response = await client.get("/api/recognition/tasks", params=params)

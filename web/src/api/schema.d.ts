@@ -1570,6 +1570,15 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Request Entity Too Large */
             413: {
                 headers: {
@@ -1637,6 +1646,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Not logged in, or the session or token is no longer valid */
@@ -2120,6 +2138,15 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** Format: uuid */
+                    image_id: string;
+                    min_score?: number;
+                    /** @description Filters and paging, as the query string of GET /api/images. */
+                    query?: {
+                        [key: string]: unknown;
+                    };
+                    top_k?: number;
+                } & {
                     [key: string]: unknown;
                 };
             };
@@ -2132,6 +2159,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Not logged in, or the session or token is no longer valid */
@@ -2218,6 +2254,15 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    min_score?: number;
+                    /** @description Filters and paging, as the query string of GET /api/images. */
+                    query?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description Not only whitespace. */
+                    text: string;
+                    top_k?: number;
+                } & {
                     [key: string]: unknown;
                 };
             };
@@ -2230,6 +2275,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Not logged in, or the session or token is no longer valid */
@@ -2978,7 +3032,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description txt, json, page or alto: the format of every card's file. */
-                format?: string;
+                format?: "txt" | "json" | "page" | "alto";
             };
             header?: never;
             path: {
@@ -3788,7 +3842,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description txt, json, page (PAGE XML 2019) or alto (ALTO 4). */
-                format?: string;
+                format?: "txt" | "json" | "page" | "alto";
                 /** @description A past revision; the latest by default. */
                 revision?: number | null;
             };
@@ -4675,6 +4729,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Not logged in, or the session or token is no longer valid */

@@ -24,7 +24,7 @@ from kartoteka.application.recognition.exports import ExportBatch
 from kartoteka.application.recognition.ports.batch_reader import BatchListing
 from kartoteka.domain.recognition.task import TaskStatus
 from kartoteka.presentation.http.conditional import content_disposition
-from kartoteka.presentation.http.schemas import ErrorOut, TaskOut
+from kartoteka.presentation.http.schemas import FORMAT_ENUM, ErrorOut, TaskOut
 
 router = APIRouter(prefix="/api/recognition/batches", tags=["batches"])
 
@@ -131,7 +131,10 @@ async def delete_batch(batch_id: UUID, delete: FromDishka[DeleteBatch]) -> Respo
 async def export_batch(
     batch_id: UUID,
     export: FromDishka[ExportBatch],
-    format: Annotated[str, Query(description="txt, json, page or alto: the format of every card's file.")] = "txt",
+    format: Annotated[
+        str,
+        Query(description="txt, json, page or alto: the format of every card's file.", json_schema_extra=FORMAT_ENUM),
+    ] = "txt",
 ) -> StreamingResponse:
     """A zip with one file per card (latest revisions) and manifest.json; cards without a transcript are listed."""
     bundle = await export(batch_id, format)

@@ -150,7 +150,28 @@ async def similarity_search(
     return page_json(await search(upload.data, kind, options))
 
 
-@route("POST", "/images/search-by-image")
+def _search_body(required: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of a search as the route reads it, for OpenAPI: the route takes a plain object
+    (the legacy contract's, whose errors name the field) and checks the fields itself."""
+    properties = {
+        required: schema,
+        "query": {
+            "type": "object",
+            "additionalProperties": True,
+            "description": "Filters and paging, as the query string of GET /api/images.",
+        },
+        "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K},
+        "min_score": {"type": "number", "minimum": -1.0, "maximum": 1.0},
+    }
+    body = {"type": "object", "required": [required], "properties": properties}
+    return {"requestBody": {"content": {"application/json": {"schema": body}}}}
+
+
+@route(
+    "POST",
+    "/images/search-by-image",
+    openapi_extra=_search_body("image_id", {"type": "string", "format": "uuid"}),
+)
 @inject
 async def search_by_image(search: FromDishka[SearchByImage], body: Annotated[dict[str, Any], Body()]) -> Any:
     try:
@@ -164,7 +185,11 @@ async def search_by_image(search: FromDishka[SearchByImage], body: Annotated[dic
     return page_json(await search(image_id, options))
 
 
-@route("POST", "/images/search-by-text")
+@route(
+    "POST",
+    "/images/search-by-text",
+    openapi_extra=_search_body("text", {"type": "string", "pattern": r"\S", "description": "Not only whitespace."}),
+)
 @inject
 async def search_by_text(search: FromDishka[SearchByText], body: Annotated[dict[str, Any], Body()]) -> Any:
     """Added: a text query, for models with a text tower (CLIP)."""
@@ -243,7 +268,9 @@ async def add_image(
     return {"status": "success", "image": image_json(stored)}
 
 
-@route("DELETE", "/images/{image_id}")
+# Only a UUID: otherwise this template also matches /images/index, /images/near-duplicates and the
+# search paths, and their 405 would offer DELETE in Allow.
+@route("DELETE", "/images/{image_id:uuid}")
 @inject
 async def delete_image(image_id: UUID, delete: FromDishka[DeleteImage]) -> Any:
     deleted = await delete(image_id)

@@ -8,7 +8,8 @@ asks for what cannot be done (an ``ErrorOut`` whose ``detail`` names the field o
 The statuses come from two places. Some hold for every route of a kind, and are added here:
 500 (a bug, still JSON), 503 (a server the route needs is down; every route but ``/health``),
 401 and 403 (a guarded route, when logins are on), 404 (a route naming a resource in its path),
-422 (a route with parameters or a body), 413 (a route with a body: past ``api.max_request_bytes``).
+422 (a route with parameters or a body), 413 (a route with a body: past ``api.max_request_bytes``),
+400 (a route with a body: one that cannot be parsed at all, as JSON or as a form).
 The rest are particular to a route (a rate limit, a conflict, an upload too large) and are listed
 in ``PARTICULAR``, or in the route's own ``responses``. A test walks the routes and checks that
 every status they answer is listed.
@@ -73,6 +74,7 @@ def statuses_for(method: str, path: str, operation: dict[str, Any], auth_enabled
         found.add(422)
     if operation.get("requestBody"):
         found.add(413)  # a body past api.max_request_bytes (RequestBodyLimit), on every route that takes one
+        found.add(400)  # a body FastAPI cannot parse (broken JSON, a broken multipart form)
     for methods, pattern, statuses in PARTICULAR:
         if method in methods.split() and re.fullmatch(pattern, path):
             found.update(statuses)

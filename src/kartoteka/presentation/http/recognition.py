@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka, inject
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
+from pydantic import BeforeValidator
 
 from kartoteka.application.recognition.manage_tasks import CancelTask, DeleteTask, GetTask, RetryTask
 from kartoteka.application.recognition.ports.task_reader import TaskFilter, TaskReader
@@ -31,6 +32,26 @@ IDEMPOTENCY = (
     "files is a 422."
 )
 REPLAYED = "Idempotent-Replayed"
+
+
+def _not_a_number(value: Any) -> Any:
+    """Pydantic reads a bare number (``0.5``, ``1700000000``) as seconds since 1970; the schema says an
+    ISO 8601 date-time, and a number there is far more likely a mistake than a timestamp."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+        raise ValueError("must be an ISO 8601 date-time, like 2024-05-01T00:00:00Z, not a number")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# A moment as ISO 8601 only; refused with the other field errors of the request (a 422).
+Moment = Annotated[datetime, BeforeValidator(_not_a_number)]
 
 
 def in_utc(field: str, value: datetime | None) -> datetime | None:
@@ -75,8 +96,8 @@ async def list_tasks(
     reader: FromDishka[TaskReader],
     status_: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
     batch: UUID | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Moment | None = None,
+    created_to: Moment | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TaskListOut:

@@ -11,6 +11,11 @@ from pydantic import BaseModel, Field
 from kartoteka.application.recognition.ports.tasks import Batch
 from kartoteka.domain.recognition.task import RecognitionTask, TaskStatus
 
+# The export formats Kartoteka writes (the exporters the container wires; a test holds the two together),
+# for the schema: the route looks the name up itself, case-insensitively, and refuses others with the list.
+EXPORT_FORMATS = ("txt", "json", "page", "alto")
+FORMAT_ENUM: dict[str, Any] = {"enum": list(EXPORT_FORMATS)}
+
 
 class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong, for people.")

@@ -38,7 +38,7 @@ from kartoteka.domain.recognition.revisions import TranscriptRevision
 from kartoteka.domain.recognition.task import RecognitionTask
 from kartoteka.presentation.http.auth import Caller
 from kartoteka.presentation.http.conditional import content_disposition, etag, expected_revision
-from kartoteka.presentation.http.schemas import ErrorOut
+from kartoteka.presentation.http.schemas import FORMAT_ENUM, ErrorOut
 
 router = APIRouter(prefix="/api/recognition/tasks", tags=["transcripts"])
 
@@ -240,7 +240,9 @@ async def list_revisions(task_id: UUID, list_: FromDishka[ListRevisions]) -> Rev
 async def export_task(
     task_id: UUID,
     export: FromDishka[ExportTranscript],
-    format: Annotated[str, Query(description="txt, json, page (PAGE XML 2019) or alto (ALTO 4).")] = "txt",
+    format: Annotated[
+        str, Query(description="txt, json, page (PAGE XML 2019) or alto (ALTO 4).", json_schema_extra=FORMAT_ENUM)
+    ] = "txt",
     revision: Annotated[int | None, Query(ge=0, description="A past revision; the latest by default.")] = None,
 ) -> Response:
     """The card's transcript as a file to download."""
