@@ -11,6 +11,7 @@ from kartoteka.application.recognition.sweep_tasks import SweepTasks
 from kartoteka.di import relay_container
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.relay import OutboxRelay
+from kartoteka.infrastructure.observability.metrics import start_metrics_server
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ async def sweep_until(
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
+    start_metrics_server(settings.metrics.host, settings.metrics.port, "relay")
     container = relay_container(settings)
     try:
         relay = await container.get(OutboxRelay)
