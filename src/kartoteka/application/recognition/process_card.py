@@ -202,7 +202,7 @@ class ProcessCard:
                     await uow.commit()
                     return None
                 now = self._clock()
-                # Queued since it was created or queued again, or since its retry came due.
+                # Queued since it was created or sent again, or since its retry came due (before the sweeper sent it).
                 queued_since = task.retry_at or task.updated_at or task.created_at
                 was_queued = task.status is TaskStatus.QUEUED
                 if not task.start(attempt, now, self._policy):

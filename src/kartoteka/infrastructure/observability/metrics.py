@@ -78,7 +78,7 @@ STAGE_DURATION = Histogram(
 )
 QUEUE_WAIT = Histogram(
     "recognition_queue_wait_seconds",
-    "Time a task waited from being queued (or due again) until a worker started it.",
+    "Time a task waited from being queued (or sent again after a retry's backoff) until a worker started it.",
     namespace=NAMESPACE,
     buckets=_WAIT_BUCKETS,
 )

@@ -24,7 +24,7 @@ class JobMetrics(Protocol):
     def stage_took(self, stage: str, seconds: float) -> None: ...
 
     def waited_in_queue(self, seconds: float) -> None:
-        """From the moment the task was queued (or became due again) until a worker started it."""
+        """From the moment the task was queued (or sent again after a retry's backoff) until a worker started it."""
         ...
 
 
