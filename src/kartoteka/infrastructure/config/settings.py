@@ -268,8 +268,8 @@ class EmbeddedSettings(Section):
         "127.0.0.1",
         description="Address they listen on. Loopback by default: only this machine reaches them. 0.0.0.0 (or "
         "one interface's address) lets other machines in, e.g. workers elsewhere; PostgreSQL and S3 keep their "
-        "generated passwords (in the data directory's secrets/), but Valkey has none and RabbitMQ's guest user "
-        "works from loopback only, so firewall the ports.",
+        "generated passwords (in the data directory's secrets/); Valkey has none, so its protected mode keeps "
+        "answering loopback only, and RabbitMQ's guest user works from loopback only. Firewall the ports.",
     )
 
     @field_validator("host")
