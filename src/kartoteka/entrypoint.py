@@ -82,9 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return 0 if run_api(settings) else EXIT_UNAVAILABLE
     if args.command == "migrate":
+        from kartoteka.infrastructure.db.extensions import DatabaseExtensionError
         from kartoteka.infrastructure.db.migrate import upgrade
 
-        upgrade(settings.database.url)
+        try:
+            upgrade(settings.database.url)
+        except DatabaseExtensionError as exc:
+            print(f"kartoteka: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
         return 0
     if args.command == "worker":
         from kartoteka.runtime.worker import run_worker
@@ -114,6 +119,7 @@ def _serve_process(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     from kartoteka.application.shared.database import DatabaseUnavailableError
     from kartoteka.application.shared.models import ModelUnavailableError
     from kartoteka.application.shared.storage import StorageUnavailableError
+    from kartoteka.infrastructure.db.extensions import DatabaseExtensionError
     from kartoteka.infrastructure.embedded.process import ServerStartError
     from kartoteka.infrastructure.ml.runtime import DeviceUnavailableError
 
@@ -122,6 +128,9 @@ def _serve_process(body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     except (ModelUnavailableError, DeviceUnavailableError) as exc:
         print(f"kartoteka: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DatabaseExtensionError as exc:
+        print(f"kartoteka: cannot start: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except (StorageUnavailableError, DatabaseUnavailableError, ServerStartError, ConnectionError, OSError) as exc:
         print(f"kartoteka: cannot start: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

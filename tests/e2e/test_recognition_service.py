@@ -24,6 +24,7 @@ import pytest
 from kartoteka.infrastructure.embedded.network import free_port_block
 from kartoteka.infrastructure.embedded.rabbitmq import EmbeddedRabbitMQ
 from kartoteka_dev.synthetic_cards import render_card
+from tests.harness.metrics import scrape, scrape_or_empty, value
 from tests.harness.rabbitmq import RabbitMQServer
 from tests.harness.redis import RedisServer
 from tests.harness.s3 import S3Server
@@ -89,6 +90,9 @@ class Service:
                 process.wait()
         self._stack.close()
 
+    def metrics_url(self, offset: int) -> str:
+        return f"http://127.0.0.1:{int(self.env['KARTOTEKA__METRICS__PORT']) + offset}/metrics"
+
     def task(self, task_id: str) -> dict[str, object]:
         return dict(httpx.get(f"{self.base}/api/recognition/tasks/{task_id}", timeout=5).json())
 
@@ -118,6 +122,8 @@ def service_env(
             "KARTOTEKA__REDIS__URL": redis.url,
             "KARTOTEKA__BROKER__URL": rabbit.url,
             "KARTOTEKA__API__PORT": str(port),
+            # relay at +0, the worker at +1 (a second worker starts only once the first is gone).
+            "KARTOTEKA__METRICS__PORT": str(free_port_block([0, 1, 2, 3])),
             "KARTOTEKA__RECOGNITION__DETECTOR__MODEL": str(detector),
             "KARTOTEKA__RECOGNITION__DETECTOR__CONF": "0.0",
             "KARTOTEKA__RECOGNITION__DETECTOR__IMGSZ": "320",
@@ -176,6 +182,20 @@ def test_a_card_uploaded_over_http_is_recognised_by_the_worker_process(service: 
     legacy = httpx.get(f"{service.base}/task", params={"task_id": task_id}).json()
     assert legacy["status"]["type"] == "completed"
     assert "text" in legacy["status"]
+
+    # Each process's metrics, as Prometheus would scrape them.
+    worker = scrape(service.metrics_url(1))
+    assert value(worker, "kartoteka_recognition_jobs_total", outcome="completed") == 1
+    for stage in ("fetch", "decode", "detect", "recognise", "store"):
+        assert value(worker, "kartoteka_recognition_stage_duration_seconds_count", stage=stage) == 1, stage
+    assert value(worker, "kartoteka_recognition_queue_wait_seconds_count") == 1
+    assert (value(worker, "kartoteka_model_load_seconds", queue="recognition") or 0) > 0
+    relay = scrape(service.metrics_url(0))
+    assert (value(relay, "kartoteka_outbox_published_total", destination="recognition.jobs") or 0) >= 1
+    api = scrape(service.base + "/metrics")
+    route = "/api/recognition/tasks/{task_id}"
+    assert (value(api, "kartoteka_http_requests_total", method="GET", route=route, status="200") or 0) >= 1
+    assert task_id not in api
 
 
 SLOW_JOB = {
@@ -300,6 +320,14 @@ def test_jobs_submitted_while_the_broker_is_down_all_run_once_it_returns(
         # The relay has met the closed broker (its rows are claimed and given back), and nothing ran.
         wait_until(lambda: jobs_waiting() == 3, 30, "the relay to hold three jobs", service.alive())
         assert {str(service.task(i)["status"]) for i in ids} == {"queued"}
+        relay_metrics = service.metrics_url(0)
+        wait_until(
+            lambda: (value(scrape_or_empty(relay_metrics), "kartoteka_outbox_backlog") or 0) >= 3,
+            30,
+            "the relay's backlog gauge to show the held jobs",
+            service.alive(),
+        )
+        assert (value(scrape(relay_metrics), "kartoteka_outbox_oldest_age_seconds") or 0) > 0
 
         own_broker.start()  # same ports, same data
         wait_until(
@@ -310,6 +338,12 @@ def test_jobs_submitted_while_the_broker_is_down_all_run_once_it_returns(
         )
         assert [service.task(i)["attempt"] for i in ids] == [1, 1, 1]
         assert jobs_waiting() == 0
+        wait_until(
+            lambda: value(scrape_or_empty(relay_metrics), "kartoteka_outbox_backlog") == 0,
+            30,
+            "the relay's backlog gauge to drain",
+            service.alive(),
+        )
     finally:
         service.stop_all()
     relay_log = (tmp_path / "relay.log").read_text(errors="replace")

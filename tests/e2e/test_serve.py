@@ -17,8 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kartoteka.infrastructure.embedded.network import free_port_block
 from kartoteka_dev.synthetic_cards import render_card
 from kartoteka_dev.tiny_embedders import lasa_sketches
+from tests.harness.metrics import scrape, value
 
 
 def free_port() -> int:
@@ -63,8 +65,10 @@ def test_serve_runs_the_whole_service_from_a_fresh_data_dir(
     sketches = lasa_sketches(size=160, shapes=["Angle", "Leaf_1"])
     (gallery_dir / "angle.png").write_bytes(sketches[0].png)
     (gallery_dir / "leaf.png").write_bytes(sketches[7].png)
+    metrics_port = free_port_block([0, 1, 2, 3])
     config.write_text(
         f"api: {{port: {port}}}\n"
+        f"metrics: {{port: {metrics_port}}}\n"
         "recognition:\n"
         f"  detector: {{model: '{tiny_detector}', conf: 0.0, imgsz: 320, max_det: 10}}\n"
         f"  recognizer: {{model: '{tiny_recognizer}'}}\n"
@@ -137,6 +141,13 @@ def test_serve_runs_the_whole_service_from_a_fresh_data_dir(
         )
         assert found.status_code == 200, found.text
         assert found.json()["images"][0]["user_visible_name"] == "angle.png"
+
+        # serve's children each serve their metrics on their own port: relay, workers, watcher.
+        relay, worker, embedder, watcher = (scrape(f"http://127.0.0.1:{metrics_port + i}/metrics") for i in range(4))
+        assert (value(relay, "kartoteka_outbox_published_total", destination="recognition.jobs") or 0) >= 1
+        assert value(worker, "kartoteka_recognition_jobs_total", outcome="completed") == 1
+        assert (value(embedder, "kartoteka_model_load_seconds", queue="embedding") or 0) > 0
+        assert value(watcher, "kartoteka_gallery_reconciled_files_total", outcome="new") == 2
     finally:
         if serve.poll() is None:
             os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends

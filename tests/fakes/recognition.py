@@ -306,3 +306,21 @@ class MemoryLeases:
         self.renewals += 1
         self.renewed.set()
         return True
+
+
+class MemoryJobMetrics:
+    """JobMetrics that keeps what it was told, in order."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+        self.stages: list[tuple[str, float]] = []
+        self.waits: list[float] = []
+
+    def job_finished(self, outcome: str) -> None:
+        self.outcomes.append(outcome)
+
+    def stage_took(self, stage: str, seconds: float) -> None:
+        self.stages.append((stage, seconds))
+
+    def waited_in_queue(self, seconds: float) -> None:
+        self.waits.append(seconds)

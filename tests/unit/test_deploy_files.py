@@ -64,6 +64,7 @@ def test_every_service_runs_a_command_the_cli_has() -> None:
 
 def test_only_the_api_publishes_a_port_and_infra_binds_to_loopback() -> None:
     services = compose("compose.yaml")["services"]
-    assert [name for name, s in services.items() if s.get("ports")] == ["api"]
+    assert [name for name, s in services.items() if s.get("ports")] == ["api", "prometheus"]
+    assert all(str(p).startswith("127.0.0.1:") for p in services["prometheus"]["ports"])  # its UI has no login
     for name, service in compose("compose-infra.yaml")["services"].items():
         assert all(str(p).startswith("127.0.0.1:") for p in service["ports"]), name

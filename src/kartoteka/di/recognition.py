@@ -16,6 +16,7 @@ from kartoteka.application.recognition.ports.batch_reader import BatchReader
 from kartoteka.application.recognition.ports.corrected_cards import CorrectedCards
 from kartoteka.application.recognition.ports.exports import ExportBundler, ExportFormats
 from kartoteka.application.recognition.ports.leases import LeaseKeeper
+from kartoteka.application.recognition.ports.metrics import JobMetrics
 from kartoteka.application.recognition.ports.pages import PageSplitter
 from kartoteka.application.recognition.ports.progress import CancellationProbe, ProgressFeed, ProgressStore
 from kartoteka.application.recognition.ports.task_reader import TaskReader
@@ -46,6 +47,7 @@ from kartoteka.infrastructure.ml.images import PillowCardImageLoader
 from kartoteka.infrastructure.ml.runtime import Device, resolve_device
 from kartoteka.infrastructure.ml.trocr_recognizer import TrOcrRecognizer
 from kartoteka.infrastructure.ml.yolo_detector import YoloWordDetector
+from kartoteka.infrastructure.observability.metrics import PrometheusJobMetrics
 
 CardRecognition = RecognizeCard[Image.Image]
 
@@ -83,10 +85,20 @@ class RecognitionModelsProvider(Provider):
         recognizer.close()
 
     @provide
+    def job_metrics(self) -> JobMetrics:
+        """Prometheus's default registry; outside a worker (the CLI) nothing serves it, which costs nothing."""
+        return PrometheusJobMetrics()
+
+    @provide
     def recognize_card(
-        self, loader: PillowCardImageLoader, detector: YoloWordDetector, recognizer: TrOcrRecognizer, rules: LayoutRules
+        self,
+        loader: PillowCardImageLoader,
+        detector: YoloWordDetector,
+        recognizer: TrOcrRecognizer,
+        rules: LayoutRules,
+        metrics: JobMetrics,
     ) -> CardRecognition:
-        return RecognizeCard(loader, detector, recognizer, rules)
+        return RecognizeCard(loader, detector, recognizer, rules, metrics)
 
 
 class RecognitionWorkerProvider(Provider):
@@ -113,9 +125,10 @@ class RecognitionWorkerProvider(Provider):
         store: ProgressStore,
         leases: LeaseKeeper,
         policy: RetryPolicy,
+        metrics: JobMetrics,
     ) -> ProcessCard:
         return ProcessCard(
-            uow, storage, recognize, feed, probe, clock, store, leases, policy, settings.broker.job_timeout_s
+            uow, storage, recognize, feed, probe, clock, store, leases, policy, settings.broker.job_timeout_s, metrics
         )
 
     @provide

@@ -12,6 +12,7 @@ from kartoteka.application.shared.sweep_orphans import SweepOrphanObjects
 from kartoteka.di import relay_container
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.messaging.relay import OutboxRelay
+from kartoteka.infrastructure.observability.metrics import start_metrics_server
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ async def sweep_orphans_until(orphans: SweepOrphanObjects, interval_s: float, st
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
+    start_metrics_server(settings.metrics.host, settings.metrics.port, "relay")
     container = relay_container(settings)
     try:
         relay = await container.get(OutboxRelay)

@@ -66,6 +66,15 @@ def embedded_broker_needed(settings: Settings, options: ServeOptions) -> bool:
     return options.rabbitmq and settings.broker.url is None and rabbitmq_installed()
 
 
+def embedded_stack(settings: Settings, options: ServeOptions) -> EmbeddedStack:
+    """On ``embedded.host``: loopback unless the configuration asks for another address."""
+    return EmbeddedStack(options.data_dir, host=settings.embedded.host)
+
+
+def embedded_broker(settings: Settings, options: ServeOptions) -> EmbeddedRabbitMQ:
+    return EmbeddedRabbitMQ(options.data_dir, host=settings.embedded.host)
+
+
 async def run_serve(settings: Settings, options: ServeOptions, stop: asyncio.Event) -> int:
     env = dict(os.environ)
     stack: EmbeddedStack | None = None
@@ -75,11 +84,11 @@ async def run_serve(settings: Settings, options: ServeOptions, stop: asyncio.Eve
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         if embedded_broker_needed(settings, options):
-            broker = EmbeddedRabbitMQ(options.data_dir)
+            broker = embedded_broker(settings, options)
             print(f"starting RabbitMQ (rabbitmq-server) in {options.data_dir} ...", flush=True)
             starting_broker = asyncio.create_task(asyncio.to_thread(broker.start))
         if embedded_needed(settings):
-            stack = EmbeddedStack(options.data_dir)
+            stack = embedded_stack(settings, options)
             print(f"starting embedded PostgreSQL, Valkey and S3 in {options.data_dir} ...", flush=True)
             endpoints = await stack.start()
             database_url = endpoints.database_url

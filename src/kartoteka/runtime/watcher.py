@@ -6,10 +6,12 @@ import asyncio
 
 from kartoteka.di import watcher_container
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.observability.metrics import start_metrics_server
 from kartoteka.infrastructure.watcher.follow import WatchRoots
 
 
 async def run_watcher(settings: Settings, stop: asyncio.Event) -> None:
+    start_metrics_server(settings.metrics.host, settings.metrics.port, "watcher")
     container = watcher_container(settings)
     try:
         watch = await container.get(WatchRoots)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 from dishka import AsyncContainer
@@ -26,6 +27,7 @@ from kartoteka.application.gallery.ports.embedding import ImageEncoder
 from kartoteka.application.recognition.process_card import ProcessCard
 from kartoteka.di import CardRecognition, ConsumerBrokers, worker_container
 from kartoteka.infrastructure.config.settings import Settings
+from kartoteka.infrastructure.observability.metrics import MODEL_LOAD, start_metrics_server
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +35,27 @@ log = logging.getLogger(__name__)
 async def _prepare(container: AsyncContainer, queues: Sequence[str]) -> None:
     """Models first (a missing model is the error to report), then the servers, now rather than later."""
     if "recognition" in queues:
+        began = time.perf_counter()
         await container.get(CardRecognition)
+        MODEL_LOAD.labels("recognition").set(time.perf_counter() - began)
         await container.get(ProcessCard)
     if "embedding" in queues:
+        began = time.perf_counter()
         encoder = await container.get(ImageEncoder)
+        MODEL_LOAD.labels("embedding").set(time.perf_counter() - began)
         queued = await (await container.get(PrepareModel))()
         log.info("embedding with %s/%s; %d images queued for it", encoder.model.key, encoder.model.version, queued)
 
 
+def metrics_process(queues: Sequence[str]) -> str:
+    """A recognition worker (whatever else it consumes) takes the worker's metrics port, an embedding
+    worker the embedder's: ``serve`` runs one of each on one host."""
+    return "worker" if "recognition" in queues else "embedder"
+
+
 async def run_worker(settings: Settings, queues: Sequence[str], stop: asyncio.Event) -> None:
+    # Before the models load, so a scrape sees the process (and its load time once known) at once.
+    start_metrics_server(settings.metrics.host, settings.metrics.port, metrics_process(queues))
     container = worker_container(settings, queues)
     started: list[AsyncBroker] = []
     try:

@@ -17,6 +17,7 @@ from kartoteka.domain.recognition.task import CardImage, RecognitionTask
 from kartoteka.infrastructure.db.recognition.unit_of_work import SqlUnitOfWork
 from kartoteka.infrastructure.db.schema import outbox
 from kartoteka.infrastructure.messaging.relay import OutboxRelay, RelayPolicy
+from kartoteka.infrastructure.observability.metrics import REGISTRY
 
 IMAGE = CardImage(key="k", filename="f.png", content_type="image/png", size=1, width=1, height=1)
 
@@ -85,6 +86,28 @@ async def test_failed_rows_wait_for_their_backoff(engine: AsyncEngine) -> None:
     assert await relay.drain_once() == 1
     assert await relay.drain_once() == 0  # not yet available again
     assert await pending(engine) == [("x", 1, False)]
+
+
+async def test_the_gauges_show_the_backlog_its_age_and_the_dead_rows(engine: AsyncEngine) -> None:
+    def gauge(name: str) -> float | None:
+        return REGISTRY.get_sample_value(f"kartoteka_{name}")
+
+    jobs, status = Recorder(down=True), Recorder(poison="bad")
+    published = REGISTRY.get_sample_value("kartoteka_outbox_published_total", {"destination": "status"}) or 0
+    await put(engine, "j0", "j1", destination="jobs")
+    await put(engine, "ok", "bad", destination="status")
+    relay = OutboxRelay(
+        engine, {"jobs": jobs, "status": status}, RelayPolicy(max_attempts=1, backoff_base_s=0.0, poll_interval_s=0)
+    )
+    await relay.drain_once()  # jobs' broker is down; "bad" dies at its first attempt; "ok" goes out
+    await relay.observe_backlog()
+    assert (gauge("outbox_backlog"), gauge("outbox_dead_rows")) == (2, 1)
+    assert (gauge("outbox_oldest_age_seconds") or 0) > 0
+    assert REGISTRY.get_sample_value("kartoteka_outbox_published_total", {"destination": "status"}) == published + 1
+    jobs.down = False
+    await relay.drain_once()
+    await relay.observe_backlog()
+    assert (gauge("outbox_backlog"), gauge("outbox_oldest_age_seconds"), gauge("outbox_dead_rows")) == (0, 0, 1)
 
 
 async def test_an_outage_spends_no_attempts_and_kills_nothing_however_long(engine: AsyncEngine) -> None:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -30,6 +31,7 @@ from uuid import UUID
 
 from kartoteka.application.recognition.errors import RecognitionCancelledError
 from kartoteka.application.recognition.ports.leases import LeaseKeeper
+from kartoteka.application.recognition.ports.metrics import NO_METRICS, STAGE_FETCH, STAGE_STORE, JobMetrics
 from kartoteka.application.recognition.ports.progress import (
     CancellationProbe,
     CancellationSignal,
@@ -88,6 +90,7 @@ class ProcessCard:
         leases: LeaseKeeper,
         policy: RetryPolicy = DEFAULT_POLICY,
         timeout_s: float = 600.0,
+        metrics: JobMetrics = NO_METRICS,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -99,8 +102,18 @@ class ProcessCard:
         self._leases = leases
         self._policy = policy
         self._timeout_s = timeout_s
+        self._metrics = metrics
 
     async def __call__(self, task_id: UUID, attempt: int) -> Outcome:
+        try:
+            outcome = await self._process(task_id, attempt)
+        except Exception:
+            self._metrics.job_finished("unsettled")
+            raise
+        self._metrics.job_finished("retried" if outcome is Outcome.RETRYING else outcome.value)
+        return outcome
+
+    async def _process(self, task_id: UUID, attempt: int) -> Outcome:
         image_key = await self._written(lambda: self._claim(task_id, attempt), f"claim {task_id}/{attempt}")
         if image_key is None:
             return Outcome.DROPPED
@@ -111,7 +124,12 @@ class ProcessCard:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        return await self._written(lambda: self._finish(task_id, attempt, kind, value), f"settle {task_id}/{attempt}")
+        began = time.perf_counter()
+        outcome = await self._written(
+            lambda: self._finish(task_id, attempt, kind, value), f"settle {task_id}/{attempt}"
+        )
+        self._metrics.stage_took(STAGE_STORE, time.perf_counter() - began)
+        return outcome
 
     async def _run(self, task_id: UUID, attempt: int, image_key: str) -> tuple[_Settle, Transcript | str | None]:
         """Read the scan and the card; every way this can end, as what to write."""
@@ -135,7 +153,9 @@ class ProcessCard:
             return await self._probe.is_cancelled(task_id, attempt)
 
         try:
+            began = time.perf_counter()
             data = (await self._storage.get(image_key)).data
+            self._metrics.stage_took(STAGE_FETCH, time.perf_counter() - began)
             async with asyncio.timeout(self._timeout_s):
                 transcript = await self._recognize(data, progress=report, cancelled=cancelled)
         except ObjectNotFoundError:
@@ -181,7 +201,11 @@ class ProcessCard:
                     task.confirm_cancelled(attempt, self._clock())
                     await uow.commit()
                     return None
-                if not task.start(attempt, self._clock(), self._policy):
+                now = self._clock()
+                # Queued since it was created or sent again, or since its retry came due (before the sweeper sent it).
+                queued_since = task.retry_at or task.updated_at or task.created_at
+                was_queued = task.status is TaskStatus.QUEUED
+                if not task.start(attempt, now, self._policy):
                     await uow.commit()  # the runs are spent: it failed instead
                     return None
             except TaskNotFoundError:
@@ -191,6 +215,8 @@ class ProcessCard:
                 log.info("dropping job %s/%d: %s", task_id, attempt, exc)
                 return None
             await uow.commit()
+            if was_queued:
+                self._metrics.waited_in_queue(max(0.0, (now - queued_since).total_seconds()))
             return task.image.key
 
     async def _finish(self, task_id: UUID, attempt: int, kind: _Settle, value: Transcript | str | None) -> Outcome:

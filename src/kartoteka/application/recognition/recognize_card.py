@@ -8,10 +8,18 @@ stop within about a second instead of after the whole card.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Generic
 
 from kartoteka.application.recognition.errors import RecognitionCancelledError, RecognitionError
+from kartoteka.application.recognition.ports.metrics import (
+    NO_METRICS,
+    STAGE_DECODE,
+    STAGE_DETECT,
+    STAGE_RECOGNISE,
+    JobMetrics,
+)
 from kartoteka.application.recognition.ports.pipeline import (
     CardImageLoader,
     ImageT,
@@ -36,11 +44,13 @@ class RecognizeCard(Generic[ImageT]):
         detector: WordDetector[ImageT],
         recognizer: TextRecognizer[ImageT],
         rules: LayoutRules,
+        metrics: JobMetrics = NO_METRICS,
     ) -> None:
         self._loader = loader
         self._detector = detector
         self._recognizer = recognizer
         self._rules = rules
+        self._metrics = metrics
 
     async def __call__(
         self,
@@ -58,24 +68,32 @@ class RecognizeCard(Generic[ImageT]):
                 raise RecognitionCancelledError("recognition was cancelled")
 
         await report(STAGE_DECODING, 0, 1)
+        began = time.perf_counter()
         image = await self._loader.load(data)
+        self._metrics.stage_took(STAGE_DECODE, time.perf_counter() - began)
         await stop_if_cancelled()
         await report(STAGE_DETECTING, 0, 1)
+        began = time.perf_counter()
         detections = await self._detector.detect(image)
         lines = arrange_words(detections, image.width, image.height, self._rules)
+        self._metrics.stage_took(STAGE_DETECT, time.perf_counter() - began)
         words = [det for line in lines for det in line]
         await report(STAGE_READING, 0, len(words))
 
         readings: list[Reading] = []
         step = max(1, self._recognizer.batch_size)
+        reading_s = 0.0  # the models' time only, not the progress reports and cancellation checks between batches
         for start in range(0, len(words), step):
             await stop_if_cancelled()
             batch = words[start : start + step]
+            began = time.perf_counter()
             got = await self._recognizer.read(image, [d.box for d in batch])
+            reading_s += time.perf_counter() - began
             if len(got) != len(batch):
                 raise RecognitionError(f"recogniser returned {len(got)} readings for {len(batch)} boxes")
             readings.extend(got)
             await report(STAGE_READING, len(readings), len(words))
+        self._metrics.stage_took(STAGE_RECOGNISE, reading_s)
 
         return Transcript(
             width=image.width,

@@ -251,6 +251,48 @@ class ApiSettings(Section):
         return ",".join(entries)
 
 
+class MetricsSettings(Section):
+    """Prometheus metrics (see the README's Metrics section for the names)."""
+
+    api_endpoint: bool = Field(
+        True,
+        description="Serve GET /metrics on the api, without a login: it holds counts by route template and "
+        "status, never an id, a path or a user, and Prometheus scrapes without a session. Turn it off, or "
+        "keep /metrics from the public at the reverse proxy, where even that is too much to show.",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the relay's, workers' and watcher's metrics ports bind to (0.0.0.0 in containers).",
+    )
+    port: int = Field(
+        0,
+        ge=0,
+        le=65532,
+        description="Base metrics port of the processes other than the api: relay at port, recognition worker "
+        "at port+1, embedding worker at port+2, watcher at port+3. 0 serves none.",
+    )
+
+
+class EmbeddedSettings(Section):
+    """The servers ``kartoteka serve`` starts itself (PostgreSQL, Valkey, S3, RabbitMQ)."""
+
+    host: str = Field(
+        "127.0.0.1",
+        description="Address they listen on. Loopback by default: only this machine reaches them. 0.0.0.0 (or "
+        "one interface's address) lets other machines in, e.g. workers elsewhere; PostgreSQL and S3 keep their "
+        "generated passwords (in the data directory's secrets/); Valkey has none, so its protected mode keeps "
+        "answering loopback only, and RabbitMQ's guest user works from loopback only. Firewall the ports.",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.IPv4Address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address (0.0.0.0 for every interface)") from None
+
+
 class LoggingSettings(Section):
     """What every process logs, and how."""
 
@@ -281,6 +323,8 @@ class Settings(BaseSettings):
     gallery: GallerySettings = GallerySettings()
     auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
 
     @classmethod
     def settings_customise_sources(

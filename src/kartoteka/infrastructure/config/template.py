@@ -41,6 +41,9 @@ DOCKER_VALUES = {
     "KARTOTEKA__BROKER__URL": "amqp://kartoteka:kartoteka@rabbitmq:5672/",
     "KARTOTEKA__INFERENCE__DEVICE": "auto",
     "KARTOTEKA__GALLERY__ROOTS": '[{"path": "/gallery", "name": "gallery"}]',
+    # Metrics ports for compose's Prometheus (profile metrics), inside the compose network only.
+    "KARTOTEKA__METRICS__HOST": "0.0.0.0",
+    "KARTOTEKA__METRICS__PORT": "9400",
 }
 #: The service images' own variables, which must agree with the values above.
 SERVER_VALUES = {

@@ -8,11 +8,14 @@ Alembic configuration is built here in code, so an installed wheel migrates with
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+
+from kartoteka.infrastructure.db.extensions import check_extensions
 
 _PACKAGE = "kartoteka.infrastructure.db"
 
@@ -37,7 +40,12 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Blocking: call from a thread when an event loop is running (env.py runs its own loop)."""
+    """Blocking: call from a thread when an event loop is running (env.py runs its own loop).
+
+    The server's extensions are checked first, so a database without pgvector (or a user who may not
+    create it) stops here with a message saying what to install (``DatabaseExtensionError``), not
+    halfway through a migration."""
+    asyncio.run(check_extensions(url))
     command.upgrade(alembic_config(url), revision)
 
 

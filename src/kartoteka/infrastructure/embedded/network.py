@@ -7,6 +7,7 @@ fails with its log rather than silently talking to someone else's process.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import socket
 from collections.abc import Iterable
@@ -14,6 +15,12 @@ from collections.abc import Iterable
 from kartoteka.infrastructure.embedded.process import ServerStartError
 
 LOOPBACK = "127.0.0.1"
+
+
+def connect_host(bind: str) -> str:
+    """Where a client on this machine reaches a server bound to ``bind``: a wildcard (0.0.0.0) is not an
+    address to connect to, so loopback stands in for it; a particular address is used as it is."""
+    return LOOPBACK if ipaddress.ip_address(bind).is_unspecified else bind
 
 
 def is_port_free(port: int, host: str = LOOPBACK) -> bool:
@@ -44,7 +51,7 @@ def free_port(host: str = LOOPBACK) -> int:
         return port
 
 
-def free_port_block(offsets: Iterable[int], attempts: int = 200) -> int:
+def free_port_block(offsets: Iterable[int], attempts: int = 200, host: str = LOOPBACK) -> int:
     """A base port ``p`` such that every ``p + offset`` is free.
 
     Some servers derive further ports from the one they are given (SeaweedFS adds 10000 for
@@ -56,12 +63,14 @@ def free_port_block(offsets: Iterable[int], attempts: int = 200) -> int:
     rng = random.SystemRandom()
     for _ in range(attempts):
         base = rng.randint(low, high)
-        if all(is_port_free(base + offset) for offset in wanted):
+        if all(is_port_free(base + offset, host) for offset in wanted):
             return base
     raise ServerStartError(f"no free loopback port block with offsets {wanted} after {attempts} tries")
 
 
-def choose_port(requested: int | None, default: int, offsets: Iterable[int] = (0,), *, what: str) -> int:
+def choose_port(
+    requested: int | None, default: int, offsets: Iterable[int] = (0,), *, what: str, host: str = LOOPBACK
+) -> int:
     """The base port to run on: ``requested`` if given (it must be free), else ``default`` if free, else any.
 
     Nothing is remembered between runs: the default is free on a machine running one Kartoteka,
@@ -71,12 +80,12 @@ def choose_port(requested: int | None, default: int, offsets: Iterable[int] = (0
     if requested is not None:
         if not 0 < requested + wanted[0] <= requested + wanted[-1] <= 65535:
             raise ServerStartError(f"{what}: port {requested} is out of range (it uses ports up to +{wanted[-1]})")
-        busy = [requested + o for o in wanted if not is_port_free(requested + o)]
+        busy = [requested + o for o in wanted if not is_port_free(requested + o, host)]
         if busy:
-            raise ServerStartError(f"{what}: port {busy[0]} on {LOOPBACK} is already in use")
+            raise ServerStartError(f"{what}: port {busy[0]} on {host} is already in use")
         return requested
-    if all(is_port_free(default + o) for o in wanted):
+    if all(is_port_free(default + o, host) for o in wanted):
         return default
     if wanted == [0]:
-        return free_port()
-    return free_port_block(wanted)
+        return free_port(host)
+    return free_port_block(wanted, host=host)

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port, connect_host
 from kartoteka.infrastructure.embedded.process import (
     ServerStartError,
     is_running,
@@ -46,6 +46,18 @@ SELECT format('CREATE DATABASE %I', :'db') WHERE NOT EXISTS (SELECT FROM pg_data
 \\connect :"db"
 CREATE EXTENSION IF NOT EXISTS vector;
 """
+
+
+# initdb's pg_hba.conf admits loopback clients only; a server bound to another address lets in any IPv4
+# client that knows the password.
+REMOTE_HBA_LINE = "host all all 0.0.0.0/0 scram-sha-256  # added by kartoteka: embedded.host is not loopback"
+
+
+def allow_remote_clients(hba: Path) -> None:
+    """Add :data:`REMOTE_HBA_LINE` once; the file keeps its owner (the cluster's user, under root)."""
+    text = hba.read_text()
+    if REMOTE_HBA_LINE not in text:
+        hba.write_text(text.rstrip("\n") + "\n" + REMOTE_HBA_LINE + "\n")
 
 
 def postgres_bin_dir() -> Path:
@@ -87,9 +99,11 @@ class EmbeddedPostgres(EmbeddedServer):
         database: str = DATABASE,
         durable: bool = True,
         start_timeout: float = START_TIMEOUT,
+        host: str = LOOPBACK,
     ) -> None:
         super().__init__(data_dir)
-        self.host = LOOPBACK
+        self.bind_host = host
+        self.host = connect_host(host)
         self.user = SUPERUSER
         self.database = database
         self.durable = durable
@@ -141,9 +155,11 @@ class EmbeddedPostgres(EmbeddedServer):
             self._initdb(bin_dir, user)
         self._check_cluster(user)
         self._clear_stale_postmaster_pid()
-        self._port = choose_port(self._requested_port, DEFAULT_PORT, what="PostgreSQL")
+        self._port = choose_port(self._requested_port, DEFAULT_PORT, what="PostgreSQL", host=self.bind_host)
+        if self.bind_host != LOOPBACK:
+            allow_remote_clients(self.server_dir / "pg_hba.conf")
         argv = [str(bin_dir / "postgres"), "-D", str(self.server_dir), "-p", str(self._port)]
-        argv += ["-c", f"listen_addresses={self.host}", "-c", "unix_socket_directories="]
+        argv += ["-c", f"listen_addresses={self.bind_host}", "-c", "unix_socket_directories="]
         if not self.durable:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         process = self._spawn(argv, env=_clean_env(), cwd=self.server_dir, user=user)

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port, connect_host
 from kartoteka.infrastructure.embedded.process import ServerStartError, wait_until
 
 SERVER_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -54,9 +54,18 @@ class EmbeddedRabbitMQ(EmbeddedServer):
     name = "rabbitmq"
     stop_timeout = 60.0
 
-    def __init__(self, data_dir: Path | str, port: int | None = None, *, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        port: int | None = None,
+        *,
+        start_timeout: float = START_TIMEOUT,
+        host: str = LOOPBACK,
+    ) -> None:
         super().__init__(data_dir)
-        self.host = LOOPBACK
+        # AMQP only: the Erlang distribution and epmd stay on loopback whatever the bind.
+        self.bind_host = host
+        self.host = connect_host(host)
         self.start_timeout = start_timeout
         self._requested_port = port
         self._port: int | None = None
@@ -76,7 +85,7 @@ class EmbeddedRabbitMQ(EmbeddedServer):
             raise ServerStartError(
                 f"{SERVER_SCRIPT} not found: apt-get install rabbitmq-server, or configure broker.url"
             )
-        self._port = choose_port(self._requested_port, DEFAULT_PORT, (0, 1, 2), what="RabbitMQ")
+        self._port = choose_port(self._requested_port, DEFAULT_PORT, (0, 1, 2), what="RabbitMQ", host=self.bind_host)
         self._stop_epmd()  # one left by a run that was killed would hold the port
         env = self._environment(self._port)
         process = self._spawn([str(SERVER_SCRIPT)], env=env, cwd=self.server_dir)
@@ -110,13 +119,13 @@ class EmbeddedRabbitMQ(EmbeddedServer):
         (base / "rabbitmq-env.conf").write_text("")
         # A nearly full disk must not block publishers of a development machine.
         (base / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = {LOOPBACK}:{port}\ndisk_free_limit.absolute = 50MB\n"
+            f"listeners.tcp.default = {self.bind_host}:{port}\ndisk_free_limit.absolute = 50MB\n"
         )
         return {
             **os.environ,
             "HOME": str(home),
             "RABBITMQ_NODENAME": "kartoteka@localhost",
-            "RABBITMQ_NODE_IP_ADDRESS": LOOPBACK,
+            "RABBITMQ_NODE_IP_ADDRESS": self.bind_host,
             "RABBITMQ_NODE_PORT": str(port),
             "RABBITMQ_DIST_PORT": str(port + 1),
             "ERL_EPMD_PORT": str(port + 2),

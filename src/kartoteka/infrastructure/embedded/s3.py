@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port, port_accepts
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port, connect_host, port_accepts
 from kartoteka.infrastructure.embedded.process import ServerStartError, wait_until
 from kartoteka.infrastructure.embedded.state import load_or_create_secrets
 
@@ -85,10 +85,12 @@ class EmbeddedS3(EmbeddedServer):
         region: str = REGION,
         start_timeout: float = START_TIMEOUT,
         max_volumes: int | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         super().__init__(data_dir)
         self.max_volumes = max_volumes
-        self.host = LOOPBACK
+        self.bind_host = host
+        self.host = connect_host(host)  # also what SeaweedFS's parts tell each other to reach them by
         self.region = region
         self.start_timeout = start_timeout
         self._requested_port = port
@@ -137,7 +139,9 @@ class EmbeddedS3(EmbeddedServer):
             _remove_stray_sockets([previous + o for o in PORT_OFFSETS])
         glog_dir = self.log_path.parent / "seaweedfs"
         glog_dir.mkdir(parents=True, exist_ok=True)
-        self._port = choose_port(self._requested_port, DEFAULT_PORT, PORT_OFFSETS, what="S3 (SeaweedFS)")
+        self._port = choose_port(
+            self._requested_port, DEFAULT_PORT, PORT_OFFSETS, what="S3 (SeaweedFS)", host=self.bind_host
+        )
         s3, master, volume, filer, admin = (self._port + o for o in HTTP_OFFSETS)
         argv = [
             str(binary),
@@ -146,7 +150,7 @@ class EmbeddedS3(EmbeddedServer):
             "mini",
             f"-dir={self.server_dir}",
             f"-ip={self.host}",
-            f"-ip.bind={self.host}",
+            f"-ip.bind={self.bind_host}",
             f"-s3.port={s3}",
             f"-master.port={master}",
             f"-volume.port={volume}",

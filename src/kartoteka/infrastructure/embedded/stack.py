@@ -34,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
+from kartoteka.infrastructure.embedded.network import LOOPBACK
 from kartoteka.infrastructure.embedded.postgres import EmbeddedPostgres
 from kartoteka.infrastructure.embedded.process import ServerStartError, logger
 from kartoteka.infrastructure.embedded.s3 import EmbeddedS3
@@ -80,11 +81,13 @@ class EmbeddedStack:
         postgres_port: int | None = None,
         redis_port: int | None = None,
         s3_port: int | None = None,
+        host: str = LOOPBACK,
     ) -> None:
+        """``host`` is the address all three listen on (``embedded.host``); loopback unless asked."""
         self.data_dir = Path(data_dir).absolute()
-        self.postgres = EmbeddedPostgres(self.data_dir, postgres_port)
-        self.valkey = EmbeddedValkey(self.data_dir, redis_port)
-        self.s3 = EmbeddedS3(self.data_dir, s3_port)
+        self.postgres = EmbeddedPostgres(self.data_dir, postgres_port, host=host)
+        self.valkey = EmbeddedValkey(self.data_dir, redis_port, host=host)
+        self.s3 = EmbeddedS3(self.data_dir, s3_port, host=host)
         self._endpoints: EmbeddedEndpoints | None = None
         self._starting: asyncio.Future[None] | None = None
         self._state_lock = threading.Lock()

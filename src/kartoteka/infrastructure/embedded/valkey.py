@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 from kartoteka.infrastructure.embedded.base import EmbeddedServer
-from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port
+from kartoteka.infrastructure.embedded.network import LOOPBACK, choose_port, connect_host
 from kartoteka.infrastructure.embedded.process import ServerStartError, wait_until
 
 DEFAULT_PORT = 63799
@@ -59,9 +59,12 @@ class EmbeddedValkey(EmbeddedServer):
         binary: Path | str | None = None,
         persistent: bool = True,
         start_timeout: float = START_TIMEOUT,
+        host: str = LOOPBACK,
     ) -> None:
         super().__init__(data_dir)
-        self.host = LOOPBACK
+        # Without a password, protected mode keeps answering loopback clients only, whatever the bind.
+        self.bind_host = host
+        self.host = connect_host(host)
         self.db = 0
         self.binary = Path(binary) if binary is not None else None
         self.persistent = persistent
@@ -83,8 +86,8 @@ class EmbeddedValkey(EmbeddedServer):
     def _start(self) -> None:
         binary = self.binary or valkey_binary()
         self.server_dir.mkdir(parents=True, exist_ok=True)
-        self._port = choose_port(self._requested_port, DEFAULT_PORT, what="Valkey")
-        argv = [str(binary), "--bind", self.host, "--port", str(self._port), "--protected-mode", "yes"]
+        self._port = choose_port(self._requested_port, DEFAULT_PORT, what="Valkey", host=self.bind_host)
+        argv = [str(binary), "--bind", self.bind_host, "--port", str(self._port), "--protected-mode", "yes"]
         argv += ["--dir", str(self.server_dir), "--daemonize", "no", "--logfile", ""]
         if self.persistent:
             argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "3600 1 300 100 60 10000"]

@@ -29,6 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kartoteka.application.shared.outbox import DestinationUnavailableError, MessagePublisher, OutboundMessage
 from kartoteka.infrastructure.db.schema import OUTBOX_CHANNEL
+from kartoteka.infrastructure.observability.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_DEAD,
+    OUTBOX_FAILED,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,15 @@ _RETRY = text(
         available_at = now() + make_interval(secs => :delay),
         dead_at = CASE WHEN attempts + 1 >= :max_attempts THEN now() END
     WHERE id = :id
+    """
+)
+# One scan of the outbox for the gauges; the partial index on live rows keeps it short while the relay keeps up.
+_BACKLOG = text(
+    """
+    SELECT count(*) FILTER (WHERE dead_at IS NULL) AS waiting,
+        coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE dead_at IS NULL)), 0) AS oldest_s,
+        count(*) FILTER (WHERE dead_at IS NOT NULL) AS dead
+    FROM outbox
     """
 )
 
@@ -98,6 +114,7 @@ class OutboxRelay:
         self._paused_until: dict[str, float] = {}
         self._outages: dict[str, int] = {}
         self.listening = asyncio.Event()  # set once NOTIFY wake-ups are being received
+        self._observed_at = -float("inf")
 
     async def drain_once(self) -> int:
         """Claim one batch, deliver it, and record the outcome; returns how many rows were claimed."""
@@ -136,6 +153,7 @@ class OutboxRelay:
             return [], [(row, f"no publisher for destination {destination!r}") for row in group]
         try:
             await publisher.publish([row.message for row in group])
+            OUTBOX_PUBLISHED.labels(destination).inc(len(group))
             return [row.id for row in group], []
         except DestinationUnavailableError as exc:
             raise _Unavailable([], exc) from exc
@@ -148,6 +166,7 @@ class OutboxRelay:
         for row in group:
             try:
                 await publisher.publish([row.message])
+                OUTBOX_PUBLISHED.labels(destination).inc()
                 delivered.append(row.id)
             except DestinationUnavailableError as exc:
                 raise _Unavailable(delivered, exc) from exc
@@ -172,6 +191,7 @@ class OutboxRelay:
             log.warning("%s is reachable again; delivering what waited", destination)
 
     async def _record_failure(self, conn: AsyncConnection, row: _Row, error: str) -> None:
+        OUTBOX_FAILED.labels(row.message.destination).inc()
         attempts = row.attempts + 1
         if attempts >= self._policy.max_attempts:
             log.error(
@@ -201,6 +221,7 @@ class OutboxRelay:
                 except Exception as exc:  # the database went away: keep the process, retry after a poll
                     log.warning("relay cannot reach the outbox: %s", _describe(exc))
                     claimed = 0
+                await self.observe_backlog()
                 if claimed >= self._policy.batch_size:
                     continue
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -211,6 +232,22 @@ class OutboxRelay:
             if listener is not None:
                 with contextlib.suppress(Exception):
                     await listener.close()
+
+    async def observe_backlog(self) -> None:
+        """Set the outbox gauges, between drains: at most once per poll interval however busy the relay is."""
+        now = time.monotonic()
+        if now - self._observed_at < self._policy.poll_interval_s:
+            return
+        self._observed_at = now
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(_BACKLOG)).one()
+        except Exception as exc:  # the gauges keep their last values; drain_once reports the outage
+            log.debug("outbox gauges not refreshed: %s", _describe(exc))
+            return
+        OUTBOX_BACKLOG.set(row.waiting)
+        OUTBOX_OLDEST_AGE.set(float(row.oldest_s))
+        OUTBOX_DEAD.set(row.dead)
 
     async def _listen(self) -> Any:
         if self._listen_dsn is None:

@@ -4,8 +4,8 @@ Every record made while a card or an image is being handled carries its id
 (``task_id``, ``image_id``, ``batch_id``), bound once with
 :func:`kartoteka.application.shared.log_context.log_context` where the work
 starts, so a search for one card finds every line about it, from every module.
-Access log lines keep the method, path and status but never a query value that
-could be a credential, and no cookie or header is logged.
+Access log lines (and uvicorn's WebSocket handshake lines) keep the method, path and
+status but never a query value that could be a credential, and no cookie or header is logged.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def redact(text: str) -> str:
 
 
 class ContextFilter(logging.Filter):
-    """Adds the bound ids to each record, and redacts credentials from access log lines."""
+    """Adds the bound ids to each record, and redacts credentials from uvicorn's request lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         bound = bound_ids()
@@ -37,7 +37,9 @@ class ContextFilter(logging.Filter):
             if name in bound and not hasattr(record, name):
                 setattr(record, name, bound[name])
         record.context = "".join(f" [{n}={getattr(record, n)}]" for n in CONTEXT_FIELDS if hasattr(record, n))
-        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+        # Not only the access log: uvicorn logs each WebSocket handshake ("WebSocket /api/ws?token=…
+        # [accepted]") on uvicorn.error, with its query string.
+        if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 

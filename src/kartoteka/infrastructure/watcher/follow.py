@@ -16,6 +16,7 @@ from kartoteka.application.gallery.watching import ApplyFileChanges, ReconcileRo
 from kartoteka.domain.gallery.image import RootMount, mounts_for
 from kartoteka.infrastructure.config.gallery import GallerySettings, WatchedRoot
 from kartoteka.infrastructure.db.gallery.locks import root_lock
+from kartoteka.infrastructure.observability.metrics import RECONCILED_FILES, WATCH_EVENTS
 from kartoteka.infrastructure.watcher.fs_watcher import DirectoryWatcher, WatcherOptions
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,18 @@ class WatchRoots:
                 report.moved,
                 report.deleted,
             )
+            for outcome, count in (
+                ("unchanged", report.unchanged),
+                ("new", report.created),
+                ("changed", report.modified),
+                ("moved", report.moved),
+                ("deleted", report.deleted),
+            ):
+                RECONCILED_FILES.labels(outcome).inc(count)
             async for batch in watcher.events():
                 try:
                     await self._apply(mount, batch)
+                    for change in batch:
+                        WATCH_EVENTS.labels(type(change).__name__).inc()
                 except Exception:  # one bad batch (a database hiccup) must not end the watch
                     log.exception("applying %d changes under %s failed; a later rescan repairs it", len(batch), path)

@@ -56,7 +56,8 @@ SLASH = "/?"
 
 # First match wins; the order goes from particular to general.
 RULES: tuple[Rule, ...] = (
-    _rule(READ, r"/health/?|/ready|/docs.*|/redoc|/openapi\.json", PUBLIC),
+    # /metrics: counts by route and status only, for a scraper with no session (presentation/http/metrics.py).
+    _rule(READ, r"/health/?|/ready|/docs.*|/redoc|/openapi\.json|/metrics", PUBLIC),
     # The workbench's page and files (web.py): public, as the page signs people in; its data is not.
     _rule(READ, r"/|/assets/.+|/(batches|cards|search|upload|sign-in)(/.*)?", PUBLIC),
     _rule(READ + " " + WRITE, r"/api/auth/.*|/api/session(/.*)?", PUBLIC),  # logging in needs no login

@@ -28,6 +28,7 @@ from kartoteka.presentation.http.access import AccessControl, check_every_route_
 from kartoteka.presentation.http.body_limit import RequestBodyLimit
 from kartoteka.presentation.http.errors import UnexpectedErrors, install_error_handlers
 from kartoteka.presentation.http.methods import HttpMethods
+from kartoteka.presentation.http.metrics import HttpMetrics, MetricsOptions, RequestMetrics, install_metrics
 from kartoteka.presentation.http.openapi import document_errors
 
 
@@ -36,6 +37,7 @@ def create_app(container: AsyncContainer) -> FastAPI:
     auth_options = container.get_sync(auth.AuthOptions)
     web_options = container.get_sync(web.WebOptions)
     max_request_bytes = container.get_sync(UploadLimits).max_request_bytes
+    metrics = container.get_sync(HttpMetrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,14 +65,17 @@ def create_app(container: AsyncContainer) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(gallery.router)
     app.include_router(gallery_sse.router)
+    install_metrics(app, metrics, container.get_sync(MetricsOptions))
     web.install_workbench(app, web_options)  # last: its paths are named, never a catch-all
     check_every_route_has_a_rule(app)  # a route without a rule stops start-up, never runs open
     document_errors(app, auth_options.enabled)
-    # The last added runs first: unexpected errors are caught around everything, HEAD is a GET
+    # The last added runs first: requests are counted around everything, unexpected errors are caught
+    # around the rest, HEAD is a GET
     # before the access rules see it.
     app.add_middleware(AccessControl)
     app.add_middleware(HttpMethods)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(RequestBodyLimit, max_bytes=max_request_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: every answer counts, a 500 too
     setup_dishka(container, app)
     return app

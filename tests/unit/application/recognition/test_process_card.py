@@ -24,6 +24,7 @@ from tests.fakes.recognition import (
     DbProbe,
     MagicBytesSplitter,
     MemoryDatabase,
+    MemoryJobMetrics,
     MemoryLeases,
     MemoryProgressFeed,
     MemoryProgressStore,
@@ -65,6 +66,7 @@ class World:
         )
         clock = lambda: self.now  # noqa: E731
         self.leases = MemoryLeases(self.db)
+        self.metrics = MemoryJobMetrics()
         self.process = ProcessCard(
             uow,
             self.storage,
@@ -76,6 +78,7 @@ class World:
             self.leases,
             policy,
             timeout_s,
+            self.metrics,
         )
         self.cancel = CancelTask(uow, clock)
         self.retry = RetryTask(uow, clock)
@@ -99,6 +102,27 @@ async def test_a_job_completes_its_task_and_reports_progress() -> None:
     assert world.db.tasks[task_id].transcript == TRANSCRIPT
     assert [p.done for _, _, p in world.feed.ticks] == [1, 2, 3]
     assert world.statuses(task_id) == ["queued", "running", "completed"]
+
+
+async def test_every_job_tells_the_metrics_its_outcome_stages_and_queue_wait() -> None:
+    recognizer = ScriptedRecognizer(error=ConnectionError("gpu node lost"))
+    world = World(recognizer)
+    task_id = await world.one_task()
+    world.now = NOW + timedelta(seconds=42)  # it waited in the queue this long
+    assert await world.process(task_id, 1) is Outcome.RETRYING
+    assert world.metrics.waits == [42.0]
+    assert [stage for stage, _ in world.metrics.stages] == ["fetch", "store"]  # the models' stages are RecognizeCard's
+    world.now += timedelta(seconds=8)
+    await world.sweep()  # sent again: queued from here, the backoff before it is no queue wait
+    world.now += timedelta(seconds=3)
+    recognizer.error = None
+    assert await world.process(task_id, 1) is Outcome.COMPLETED
+    assert world.metrics.waits == [42.0, 3.0]
+    assert await world.process(task_id, 1) is Outcome.DROPPED
+    failing = World(ScriptedRecognizer(error=UnreadableImageError("truncated")))
+    await failing.process(await failing.one_task(), 1)
+    assert world.metrics.outcomes + failing.metrics.outcomes == ["retried", "completed", "dropped", "failed"]
+    assert all(seconds >= 0 for _, seconds in world.metrics.stages)
 
 
 async def test_a_duplicate_job_after_completion_is_dropped() -> None:

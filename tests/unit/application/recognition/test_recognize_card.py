@@ -15,6 +15,7 @@ from kartoteka.domain.recognition.geometry import Box
 from kartoteka.domain.recognition.layout import Detection, LayoutRules
 from kartoteka.domain.recognition.task import Progress
 from kartoteka.domain.recognition.transcript import ModelIdentity, Transcript
+from tests.fakes.recognition import MemoryJobMetrics
 
 
 @dataclass
@@ -100,6 +101,20 @@ async def test_words_are_read_in_batches_of_the_recognisers_size(batch_size: int
     transcript, recognizer = await recognize(batch_size)
     assert recognizer.calls == calls
     assert transcript.text.count(" ") == 2
+
+
+async def test_each_stage_is_timed_once_per_card() -> None:
+    metrics = MemoryJobMetrics()
+    use_case = RecognizeCard(
+        DictLoader({b"card": CARD}),
+        ListedDetector(detections_in_scrambled_order()),
+        LookupRecognizer(batch_size=2),
+        LayoutRules(),
+        metrics,
+    )
+    await use_case(b"card")
+    assert [stage for stage, _ in metrics.stages] == ["decode", "detect", "recognise"]  # three batches, one figure
+    assert all(seconds >= 0 for _, seconds in metrics.stages)
 
 
 async def test_progress_reports_every_stage_and_counts_words() -> None:
