@@ -92,3 +92,27 @@ need_fixtures() {
     fi
     echo "$dir"
 }
+
+# Wait until every container of the project has started, every healthcheck has passed and every one-shot has
+# exited 0 ($1: seconds). `compose up --wait` cannot be used where a service turns its healthcheck off
+# (`healthcheck: disable: true`): podman's API reports such a container's health as "" where Docker reports
+# none, and Compose fails on it ("unexpected health status").
+wait_settled() {
+    local deadline=$((SECONDS + $1)) pending line name status
+    while ((SECONDS < deadline)); do
+        pending=()
+        while IFS=$'\t' read -r name status; do
+            case $status in
+                Exited\ \(0\)*) ;;
+                Exited*) compose_fail "$name exited: $status" ;;
+                Up*\(healthy\)*) ;;
+                Up*\(*\)*) pending+=("$name: $status") ;;
+                Up*) ;;
+                *) pending+=("$name: $status") ;;
+            esac
+        done < <(podman ps -a --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" --format '{{.Names}}\t{{.Status}}')
+        ((${#pending[@]} == 0)) && return 0
+        sleep 2
+    done
+    compose_fail "not settled after $1s: ${pending[*]}"
+}

@@ -90,10 +90,11 @@ need_app_image() {
         --build-arg "TROCR_MODEL_TYPE=${TROCR_MODEL_TYPE:-pytorch}")
     local key
     key=$(cd "$ROOT" && {
-        printf '%s\n' "${args[@]}"
+        printf "%s\n" format=docker "${args[@]}"
         podman image inspect --format '{{.Id}}' docker.io/library/node:20-bookworm-slim
         git ls-files --cached --others --exclude-standard -z -- Dockerfile .dockerignore pyproject.toml uv.lock \
             README.md src web scripts/docker-entrypoint.sh | sort -z | xargs -0 sha256sum 2>/dev/null
     } | sha256sum | cut -c1-64)
-    build_keyed "$APP_IMAGE" "$key" "${CA_SECRET[@]}" "${args[@]}" "$ROOT"
+    # Docker's image format: podman's default (OCI) has no HEALTHCHECK, and the api's check is the image's.
+    build_keyed "$APP_IMAGE" "$key" --format docker "${CA_SECRET[@]}" "${args[@]}" "$ROOT"
 }
