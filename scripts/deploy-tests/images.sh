@@ -82,7 +82,8 @@ APP_IMAGE=${KARTOTEKA_IMAGE:-localhost/kartoteka:latest}
 need_app_image() {
     standin_node
     local host_cache buildah_cache=/var/tmp/buildah-cache/root/.cache/uv
-    host_cache=$(uv cache dir 2>/dev/null || echo /root/.cache/uv)
+    # The uv that bootstrap used: the one on PATH, else its private copy.
+    host_cache=$(uv cache dir 2>/dev/null || "$ROOT/.venv-tools/bin/uv" cache dir 2>/dev/null || echo /root/.cache/uv)
     if [[ -d $host_cache && ! -L $buildah_cache ]]; then
         mkdir -p "$(dirname "$buildah_cache")" && rm -rf "$buildah_cache" && ln -s "$host_cache" "$buildah_cache"
     fi

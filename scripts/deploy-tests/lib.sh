@@ -64,13 +64,18 @@ build_keyed() {
         log "image $tag is up to date (key ${key:0:12})"
         return
     fi
-    local start=$SECONDS
+    local start=$SECONDS previous
+    previous=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
     local build_log=$DEPLOY_CACHE/build-${tag//[^A-Za-z0-9_.-]/_}.log
     if ! podman build --label "kartoteka.deploy.key=$key" -t "$tag" "$@" >"$build_log" 2>&1; then
         tail -60 "$build_log"
         die "building $tag (log: $build_log)"
     fi
     log "built $tag in $((SECONDS - start))s: $(image_size "$tag")"
+    # The image this one replaces, now untagged (its layers that the new one shares stay, as the build cache).
+    if [[ -n $previous && $previous != $(podman image inspect --format '{{.Id}}' "$tag") ]]; then
+        podman rmi "$previous" >/dev/null 2>&1 || true
+    fi
 }
 
 image_size() { podman image inspect --format '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
