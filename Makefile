@@ -36,13 +36,22 @@ lint: setup
 test: setup-test lint web-check
 	KARTOTEKA_NO_SKIPS=1 KARTOTEKA_REQUIRE_BROWSER=1 $(VENV)/python -m pytest
 
-# The deployment files, checked with no engine: hadolint, Compose v2's own validation, the compose-spec schema.
+# The deployment files, first checked with no engine (hadolint, Compose v2's own validation, the compose-spec
+# schema), then run for real with rootful podman, as root (scripts/deploy-tests/: images and stand-ins are
+# cached by content in var/deploy-cache, so a second run rebuilds nothing): compose-infra.yaml with
+# `kartoteka serve` on the host, compose.yaml with the project's image, and a newcomer on a clean Debian 12.
 COMPOSE := .venv/lib/python3.11/site-packages/compose/docker-compose
+DEPLOY_TESTS := scripts/deploy-tests
 test-deploy: setup
-	$(VENV)/hadolint Dockerfile
+	$(VENV)/hadolint Dockerfile $(DEPLOY_TESTS)/standins/*/Dockerfile
 	$(COMPOSE) -f compose.yaml config -q
 	$(COMPOSE) -f compose-infra.yaml config -q
-	$(VENV)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml compose-infra.yaml
+	TINY_MODELS_DIR=/nonexistent $(COMPOSE) -f compose.yaml -f $(DEPLOY_TESTS)/compose.tiny-models.yaml config -q
+	$(VENV)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml compose-infra.yaml \
+		$(DEPLOY_TESTS)/compose.tiny-models.yaml
+	$(DEPLOY_TESTS)/compose-infra.sh
+	$(DEPLOY_TESTS)/compose-smoke.sh
+	$(DEPLOY_TESTS)/newcomer.sh
 
 # Seven faults during 30-card runs (part of `make test` too); prints the fault matrix, also in var/faults/matrix.md.
 test-faults: setup

@@ -46,10 +46,13 @@ need_base_image() {
         local mirror
         mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
         log "mmdebstrap bookworm from ${mirror:-http://deb.debian.org/debian}"
-        mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$tar.tmp" \
-            "${mirror:-http://deb.debian.org/debian}" && mv "$tar.tmp" "$tar"
+        # --format: the temporary name's suffix is not .tar, and mmdebstrap would make a directory of it.
+        mmdebstrap --quiet --format=tar --variant=minbase --include=ca-certificates bookworm "$tar.tmp" \
+            "${mirror:-http://deb.debian.org/debian}" || die "mmdebstrap"
+        mv "$tar.tmp" "$tar"
     fi
-    podman import --quiet --change 'CMD ["/bin/bash"]' "$tar" docker.io/library/debian:bookworm-slim >/dev/null
+    podman import --quiet --change 'CMD ["/bin/bash"]' "$tar" docker.io/library/debian:bookworm-slim >/dev/null \
+        || die "importing the base image"
     log "base image debian:bookworm-slim imported"
 }
 
@@ -61,9 +64,18 @@ build_keyed() {
         log "image $tag is up to date (key ${key:0:12})"
         return
     fi
-    local start=$SECONDS
-    podman build --quiet --label "kartoteka.deploy.key=$key" -t "$tag" "$@" >/dev/null || die "building $tag"
+    local start=$SECONDS previous
+    previous=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+    local build_log=$DEPLOY_CACHE/build-${tag//[^A-Za-z0-9_.-]/_}.log
+    if ! podman build --label "kartoteka.deploy.key=$key" -t "$tag" "$@" >"$build_log" 2>&1; then
+        tail -60 "$build_log"
+        die "building $tag (log: $build_log)"
+    fi
     log "built $tag in $((SECONDS - start))s: $(image_size "$tag")"
+    # The image this one replaces, now untagged (its layers that the new one shares stay, as the build cache).
+    if [[ -n $previous && $previous != $(podman image inspect --format '{{.Id}}' "$tag") ]]; then
+        podman rmi "$previous" >/dev/null 2>&1 || true
+    fi
 }
 
 image_size() { podman image inspect --format '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
