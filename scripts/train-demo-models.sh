@@ -11,7 +11,7 @@
 # every core for RECOGNIZER_MORE_MINUTES, from where it got to (a second run from its weights). The committed models are what the defaults
 # make on a 2-core machine (about 70 minutes with the training set).
 # Settings by environment: CARDS (1500), WORKERS (all cores), DEVICE (auto), RECOGNIZER_MINUTES (45),
-# RECOGNIZER_MORE_MINUTES (18), DETECTOR_MINUTES (42; DETECTOR_EPOCHS instead, if set), FONT_DIR (a folder holding the font files by name; default: the Debian paths),
+# RECOGNIZER_MORE_MINUTES (18), RECOGNIZER_BATCH (32; a GPU wants 256), DETECTOR_MINUTES (42; DETECTOR_EPOCHS instead, if set), FONT_DIR (a folder holding the font files by name; default: the Debian paths),
 # KARTOTEKA (the command; default .venv/bin/kartoteka), TRAIN_UNTIL (a `date +%s` time by which both
 # trainings end: their budgets become what is left after the training set, less a minute to save and
 # validate). A training set already in OUT/data is used as it is.
@@ -24,6 +24,7 @@ workers=${WORKERS:-$(nproc)}
 device=${DEVICE:-auto}
 minutes=${RECOGNIZER_MINUTES:-45}
 more_minutes=${RECOGNIZER_MORE_MINUTES:-18}
+batch=${RECOGNIZER_BATCH:-32}
 detector_minutes=${DETECTOR_MINUTES:-42}
 threads=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))
 
@@ -63,7 +64,7 @@ detector() {
 recognizer() {  # base, minutes, threads
     # shellcheck disable=SC2086
     $kartoteka train recognizer --data "$out/data" --base "$1" --encoder swin --size small \
-        --image-size 32x128 --out "$out/recognizer" --steps 100000 --minutes "$2" --batch-size 32 \
+        --image-size 32x128 --out "$out/recognizer" --steps 100000 --minutes "$2" --batch-size "$batch" \
         --lr 7e-4 --eval-every 750 --device "$device" --threads "$3"
 }
 detector > "$out/detector.log" 2>&1 &
