@@ -157,7 +157,14 @@ class BrokerSettings(Section):
     url: str | None = Field(
         None, description="amqp://user:password@host:port/vhost for RabbitMQ; null uses TaskIQ's Redis list broker."
     )
-    prefetch: int = Field(1, ge=1, le=1000, description="Jobs a worker holds unacknowledged (size it to the device).")
+    prefetch: int = Field(
+        2,
+        ge=1,
+        le=1000,
+        description="Recognition jobs a worker runs at once and holds unacknowledged. 2 decodes and detects the "
+        "next card while the current one is read (each model still takes one card at a time); more only queues "
+        "cards in the worker's memory. 1 runs cards strictly one after another.",
+    )
     job_timeout_s: float = Field(600.0, gt=0, description="A job running longer than this is stopped and retried.")
     max_retries: int = Field(
         3,
