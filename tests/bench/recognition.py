@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,9 @@ def prepare(args: argparse.Namespace, work: Path, configs: list[str]) -> tuple[P
         onnx = work / f"onnx-{args.recognizer.resolve().name}-{revision_of(args.recognizer.resolve())}"
         if not (onnx / "encoder_model.onnx").is_file():
             began = time.perf_counter()
-            export_recognizer_onnx(args.recognizer.resolve(), onnx)
+            with warnings.catch_warnings():  # the tracer's notes on every data-dependent branch it fixed
+                warnings.simplefilter("ignore")
+                export_recognizer_onnx(args.recognizer.resolve(), onnx)
             print(f"# recogniser exported to ONNX in {time.perf_counter() - began:.0f} s", flush=True)
     return cards, onnx
 
