@@ -115,6 +115,13 @@ class InferenceSettings(Section):
         None, ge=1, description="torch intra-op threads; null uses every CPU this process may run on."
     )
     torch_interop_threads: int | None = Field(None, ge=1, description="torch inter-op threads.")
+    detector_threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op threads of the detector on a CPU. It works on the next card while the "
+        "recogniser reads the current one (broker.prefetch 2), so it takes a share of the cores, not all of "
+        "them; null: half of torch_threads, at least 1.",
+    )
 
     @field_validator("device")
     @classmethod
