@@ -127,7 +127,10 @@ def reference_loop(settings: Settings, device: str) -> Callable[[bytes], Transcr
 
     det_settings = settings.recognition.detector
     rec_settings = settings.recognition.recognizer
-    threads = settings.inference.torch_threads or available_cpus()  # the same threads as Kartoteka
+    # The same threads per model as Kartoteka's (configure_torch_threads), so that the comparison is of the
+    # pipelines: the recogniser on torch_threads, the detector on its share.
+    threads = settings.inference.torch_threads or available_cpus()
+    detector_threads = settings.inference.detector_threads or max(1, threads // 2)
     weights = pick_file(
         resolve_model_path(det_settings.model, role="detector"), det_settings.filename, (".pt",), role="detector"
     )
@@ -143,6 +146,7 @@ def reference_loop(settings: Settings, device: str) -> Callable[[bytes], Transcr
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError("OpenCV cannot decode this card")
+        torch.set_num_threads(detector_threads)
         found = detector.predict(
             image,
             conf=det_settings.conf,
@@ -152,7 +156,7 @@ def reference_loop(settings: Settings, device: str) -> Callable[[bytes], Transcr
             device=device,
             verbose=False,
         )[0].boxes
-        torch.set_num_threads(threads)  # ultralytics drops torch to cpu_count - 1 threads on CPU
+        torch.set_num_threads(threads)  # (ultralytics also sets cpu_count - 1 threads on its first CPU predict)
         h, w = image.shape[:2]
         detections = [
             Detection(Box.from_corners(*xyxy), float(c))
