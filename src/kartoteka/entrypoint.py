@@ -34,7 +34,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
-        write_fixtures(args.directory, cards=args.cards, onnx=args.onnx)
+        if args.dev_command == "cards":
+            from kartoteka_dev.synthetic_cards import write_cards
+
+            problem = _fonts_problem(args.fonts)
+            if problem:
+                print(f"kartoteka: {problem}", file=sys.stderr)
+                return EXIT_CONFIG
+            written = write_cards(args.directory, args.cards, args.seed, font_paths=args.fonts)
+            print(f"{args.directory}: {len(written)} cards with ground_truth.json (seeds {args.seed}..)")
+            return 0
+        write_fixtures(args.directory, cards=args.cards, onnx=args.onnx, untrained=args.untrained)
         return 0
     try:
         settings = load_settings(args.config)
@@ -254,7 +264,15 @@ def _train(args: argparse.Namespace) -> int:
             from kartoteka.infrastructure.ml.training.recognizer import RecognizerTraining, train_recognizer
 
             data = args.data / "recognizer" if (args.data / "recognizer").is_dir() else args.data
+            try:
+                height, width = (int(v) for v in args.image_size.lower().split("x"))
+            except ValueError:
+                print(f"kartoteka: --image-size {args.image_size}: expected HxW, as 32x128", file=sys.stderr)
+                return EXIT_CONFIG
             job = RecognizerTraining(
+                image_height=height,
+                image_width=width,
+                minutes=args.minutes,
                 data=data,
                 out=args.out,
                 base=args.base,
@@ -289,6 +307,7 @@ def _train(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 onnx=args.onnx,
                 seed=args.seed,
+                minutes=args.minutes,
             )
         )
         figures = ", ".join(f"{k} {v:.4f}" for k, v in done.metrics.items() if "mAP" in k or "precision" in k)
@@ -297,6 +316,16 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingDataError as exc:
         print(f"kartoteka: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+def _fonts_problem(fonts: Sequence[Path] | None) -> str | None:
+    if not fonts:
+        return None
+    from kartoteka_dev.synthetic_cards import usable_fonts
+
+    usable = set(usable_fonts(fonts))
+    unusable = [str(f) for f in fonts if f not in usable]
+    return f"--font {', '.join(unusable)}: not a font file that draws Russian text" if unusable else None
 
 
 def _dataset_problem(args: argparse.Namespace) -> str | None:
@@ -317,7 +346,6 @@ async def _dataset(settings: Settings, args: argparse.Namespace) -> int:
     from kartoteka.application.shared.database import DatabaseUnavailableError
     from kartoteka.application.shared.images import UnreadableImageError
     from kartoteka.application.shared.storage import StorageUnavailableError
-    from kartoteka.di import corrections_container
     from kartoteka.infrastructure.datasets.folder_writer import FolderTrainingSet
     from kartoteka.infrastructure.ground_truth.directory import find_ground_truth, samples
     from kartoteka.infrastructure.ground_truth.xml_formats import GroundTruthError
@@ -331,12 +359,19 @@ async def _dataset(settings: Settings, args: argparse.Namespace) -> int:
         except ModuleNotFoundError as exc:
             print(f"kartoteka: synthetic cards come with a checkout's developer tools ({exc})", file=sys.stderr)
             return EXIT_CONFIG
-        print_summary(await build(synthetic_samples(args.cards, args.seed)), out, sys.stdout)
+        problem = _fonts_problem(args.fonts)
+        if problem:
+            print(f"kartoteka: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
+        cards = synthetic_samples(args.cards, args.seed, fonts=args.fonts, workers=max(1, args.workers))
+        print_summary(await build(cards), out, sys.stdout)
         return 0
     try:
         if args.source is not None:
             print_summary(await build(samples(find_ground_truth(args.source))), out, sys.stdout)
             return 0
+        from kartoteka.di import corrections_container  # the database and S3 stack, only for this source
+
         container = corrections_container(settings)
         try:
             corrected: AsyncIterator[EvaluationSample] = (await container.get(CorrectionsAsGroundTruth))()

@@ -21,6 +21,10 @@ UNDERTIE = "\u203f"
 #: Rarer diacritics of dialect transcription: breve, inverted breve, circumflex, macron.
 RARE_MARKS = ("\u0306", "\u0311", "\u0302", "\u0304")
 
+#: Marks a struck-out word of a card's text: drawn with a line through it and absent from the
+#: ground truth, as a transcriber leaves out what the collector crossed out.
+STRUCK = "\x00"
+
 #: Share of each box's height that words of one line overlap by; the line
 #: grouper's default threshold.
 LINE_OVERLAP = 0.6
@@ -50,6 +54,7 @@ class SyntheticCard:
     lines: tuple[tuple[CardWord, ...], ...]  # top to bottom, left to right within a line
     text: str  # words joined by " " within a line, lines by "\n"; NFC
     font: str  # path of the font file the card was written in
+    struck: tuple[Box, ...] = ()  # crossed-out words: ink on the card that is no word of it
 
 
 class RenderOptions(TypedDict, total=False):

@@ -1,16 +1,21 @@
-"""What a card says: the headword, definitions, place and year, before any of it is drawn.
+"""What a card says: the headword, definitions, an example, place and year, before any of it is drawn.
 
 Text is chosen with its own random stream, so the words of a card do not
-depend on the font or on how many layout attempts it took.
+depend on the font or on how many layout attempts it took. A share of the
+definition words are made up from Russian syllables rather than taken from
+the vocabulary, so cards of a new seed hold words no earlier card had: a
+recogniser trained on some seeds is measured on others for reading letters,
+not for remembering a word list.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 from dataclasses import dataclass
 
-from kartoteka_dev.synthetic_cards.cards import ACUTE, RARE_MARKS, UNDERTIE
+from kartoteka_dev.synthetic_cards.cards import ACUTE, RARE_MARKS, STRUCK, UNDERTIE
 from kartoteka_dev.synthetic_cards.vocabulary import (
     _COLLECTORS,
     _DISTRICTS,
@@ -23,6 +28,38 @@ from kartoteka_dev.synthetic_cards.vocabulary import (
 )
 
 _VOWELS = "аеиоуыэюяАЕИОУЫЭЮЯ"
+_ONSETS = (
+    "б",
+    "в",
+    "г",
+    "д",
+    "ж",
+    "з",
+    "к",
+    "л",
+    "м",
+    "н",
+    "п",
+    "р",
+    "с",
+    "т",
+    "х",
+    "ч",
+    "ш",
+    "бр",
+    "гл",
+    "др",
+    "кр",
+    "ст",
+    "пл",
+    "тр",
+    "сл",
+    "зв",
+    "",
+    "",
+)
+_NUCLEI = ("а", "а", "а", "о", "о", "о", "у", "е", "е", "и", "и", "ы", "я", "ю", "ё", "э")
+_CODAS = ("", "", "", "", "н", "р", "л", "к", "с", "т", "й", "ш", "ть", "нь", "ст")
 
 
 def _word(source: str) -> str:
@@ -54,13 +91,31 @@ def _add_rare_mark(word: str, rng: random.Random) -> str:
     return unicodedata.normalize("NFC", marked)
 
 
-def _definition_words(count: int, rng: random.Random) -> list[str]:
-    """Definition and example text: vocabulary words with occasional stress and dialect marks."""
+def _made_up_word(rng: random.Random) -> str:
+    """Two to four syllables of Russian shape with the stress on one of them."""
+    syllables = [rng.choice(_ONSETS) + rng.choice(_NUCLEI) for _ in range(rng.randint(2, 4))]
+    syllables[-1] += rng.choice(_CODAS)
+    stressed = rng.randrange(len(syllables))
+    word = "".join(s + ("'" if i == stressed else "") for i, s in enumerate(syllables))
+    # The apostrophe follows the syllable, so it lands after a coda consonant: move it onto the vowel.
+    word = re.sub(r"([аоуеиыяюёэ])([^аоуеиыяюёэ']+)'", r"\1'\2", word)
+    return _word(word.replace("ё'", "ё"))  # ё is always stressed and written without the mark
+
+
+def _definition_words(count: int, rng: random.Random, made_up: float = 0.0) -> list[str]:
+    """Definition and example text: vocabulary words with occasional stress and dialect marks.
+
+    ``made_up`` is the share of words made up by :func:`_made_up_word` instead.
+    """
     words: list[str] = []
     sentence_start = True
     for i in range(count):
         if rng.random() < 0.06:
             w = _word(rng.choice(_UNDERTIE_PHRASES))
+        elif made_up and rng.random() < made_up:
+            w = _made_up_word(rng)
+            if rng.random() > 0.5:
+                w = _strip_stress(w)
         else:
             w = _word(rng.choice(_VOCABULARY))
             if rng.random() > 0.4:
@@ -100,16 +155,22 @@ def _place_words(count: int, rng: random.Random) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class _Content:
     head_options: tuple[tuple[str, ...], ...]  # alternatives for line 1
-    definitions: tuple[str, ...]
+    definitions: tuple[str, ...]  # may hold a STRUCK word, which is drawn but not a word of the card
+    examples: tuple[str, ...]  # an example of use: its own paragraph after the definitions
     place_options: tuple[tuple[str, ...], ...]
     year_options: tuple[tuple[str, ...], ...]  # empty tuple: no year line
 
 
 def _content(n_words: int | None, rng: random.Random) -> _Content:
+    """The text of a card; with ``n_words`` fixed, exactly that many words and no example or struck word."""
+    n_example = 0
     if n_words is None:
         n_def = sum(rng.randint(3, 7) for _ in range(rng.randint(1, 3)))
         n_place = rng.randint(2, 4)
         n_head, n_year = 2, 1
+        if rng.random() < 0.5:
+            n_example = rng.randint(3, 7)
+            n_def = max(2, n_def - n_example // 2)
     else:
         if n_words < 1:
             raise ValueError("n_words must be at least 1")
@@ -133,4 +194,11 @@ def _content(n_words: int | None, rng: random.Random) -> _Content:
         year_options: tuple[tuple[str, ...], ...] = ((year, "г."), *((year + ",", c) for c in collectors))
     else:
         year_options = ((year,),) if n_year else ((),)
-    return _Content(tuple(heads), tuple(_definition_words(n_def, rng)), places, year_options)
+    made_up = 0.25 if n_words is None else 0.0
+    definitions = _definition_words(n_def, rng, made_up)
+    examples = _definition_words(n_example, rng, made_up) if n_example else []
+    if n_words is None and len(definitions) >= 3 and rng.random() < 0.2:
+        # A false start crossed out in the middle of a definition.
+        at = rng.randrange(1, len(definitions) - 1)
+        definitions.insert(at, STRUCK + _strip_stress(_word(rng.choice(_VOCABULARY))))
+    return _Content(tuple(heads), tuple(definitions), tuple(examples), places, year_options)

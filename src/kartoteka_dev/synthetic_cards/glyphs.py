@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-from kartoteka_dev.synthetic_cards.cards import ACUTE, UNDERTIE, Box
+from kartoteka_dev.synthetic_cards.cards import ACUTE, STRUCK, UNDERTIE, Box
 
 U8Array = npt.NDArray[np.uint8]
 
@@ -30,9 +30,13 @@ U8Array = npt.NDArray[np.uint8]
 #: Cyrillic (see :func:`usable_fonts`) are used.
 DEFAULT_FONT_CANDIDATES: tuple[Path, ...] = (
     Path("/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf"),
+    Path("/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf"),
     Path("/usr/share/fonts/truetype/sjfonts/SteveHand.ttf"),
     Path("/usr/share/fonts/truetype/seto/setofont.ttf"),
     Path("/usr/share/fonts/truetype/kiloji/kiloji.ttf"),
+    Path("/usr/share/fonts/truetype/kiloji/kiloji_b.ttf"),
+    Path("/usr/share/fonts/truetype/kiloji/kiloji_p.ttf"),
+    Path("/usr/share/fonts/truetype/kiloji/kiloji_d.ttf"),
 )
 
 _LOWER = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
@@ -251,13 +255,15 @@ def _render_word(text: str, path: str, size: int, slant: float, rng: random.Rand
 
     Sidebearings are capped, because the Japanese fonts give Cyrillic letters
     full-width cells that look typed rather than written; each glyph also
-    wobbles a pixel around the baseline.
+    wobbles a pixel around the baseline. A :data:`STRUCK` word gets a pen
+    line through it, inside its box.
     """
+    struck = text.startswith(STRUCK)
     pieces = _Pieces()
     gap = 0.09 * size
     pen = _stroke_width(path, size)
     cursor = 0.0
-    for cluster in _clusters(text):
+    for cluster in _clusters(text.removeprefix(STRUCK)):
         if cluster == UNDERTIE and not _draws(path, size, UNDERTIE):
             mask = _stroke_mark(UNDERTIE, size, pen, rng)
             x = round(cursor + gap * 0.3)
@@ -294,6 +300,8 @@ def _render_word(text: str, path: str, size: int, slant: float, rng: random.Rand
             pieces.add(mmask, mx, my)
             above = my - max(1, round(0.04 * size))
         cursor = x + base.mask.shape[1] + min(rsb, gap / 2)
+    if struck:
+        pieces.add(_strike(round(cursor), size, pen, rng), -round(0.05 * size), -round(0.42 * size))
     layer, ox, oy = pieces.merge()
     if slant:
         layer, ox = _shear(layer, ox, oy, slant)
@@ -305,6 +313,18 @@ def _render_word(text: str, path: str, size: int, slant: float, rng: random.Rand
         oy + int(ys.max()) + 1,
     )
     return _Word(text, layer, ox, oy, ink, rng.uniform(0.86, 1.0))
+
+
+def _strike(width: int, size: int, pen: float, rng: random.Random) -> U8Array:
+    """One or two slightly tilted pen lines a word long, as a collector crosses a word out."""
+    height = round(0.3 * size)
+    img = Image.new("L", (width + round(0.1 * size), height), 0)
+    d = ImageDraw.Draw(img)
+    lw = max(1, round(pen * rng.uniform(0.8, 1.1)))
+    for _ in range(rng.choice((1, 1, 2))):
+        y0, y1 = rng.uniform(0.2, 0.8) * height, rng.uniform(0.2, 0.8) * height
+        d.line([(0, y0), (img.width - 1, y1)], fill=255, width=lw)
+    return np.asarray(img, dtype=np.uint8).copy()
 
 
 def _shear(layer: U8Array, ox: int, oy: int, k: float) -> tuple[U8Array, int]:

@@ -290,7 +290,8 @@ def _layout(
         render(text)
     # Each occurrence gets its own rendering: a hand never writes a word twice alike.
     defs = [_render_word(t, path, size, slant, rng) for t in content.definitions]
-    every = [*rendered.values(), *defs]
+    examples = [_render_word(t, path, size, slant, rng) for t in content.examples]
+    every = [*rendered.values(), *defs, *examples]
     top = min(w.ink[1] for w in every)
     bottom = max(w.ink[3] for w in every)
     ink_h = bottom - top
@@ -315,6 +316,12 @@ def _layout(
         def_lines = _build_lines(defs, geo, remaining(), per_line, space, indent, rng)
         _absorb_stragglers(def_lines, geo, space, rng)
         lines += def_lines
+    if examples:
+        # The example starts its own paragraph, indented like the definition.
+        per_line = [rng.randint(4, 8) for _ in range(16)]
+        example_lines = _build_lines(examples, geo, remaining(), per_line, space, round(rng.uniform(20, 80)), rng)
+        _absorb_stragglers(example_lines, geo, space, rng)
+        lines += example_lines
     if content.place_options[0]:
         lines += _single_line(content.place_options, render, (top, bottom), geo, remaining(), space, rng)
     if content.year_options[0]:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFilter
 
-from kartoteka_dev.synthetic_cards.cards import CardWord, RenderOptions, SyntheticCard
+from kartoteka_dev.synthetic_cards.cards import STRUCK, CardWord, RenderOptions, SyntheticCard
 from kartoteka_dev.synthetic_cards.content import _content
 from kartoteka_dev.synthetic_cards.glyphs import default_fonts, usable_fonts
 from kartoteka_dev.synthetic_cards.layout import _Geometry, _Layout, _layout, _LayoutFailed, _Placed
@@ -72,6 +72,26 @@ def _tint(paper: F32Array, mask: Image.Image, colour: tuple[float, float, float]
     ys, xs = np.nonzero(m)
     alpha = m[ys, xs].astype(np.float32)[:, None] * (a / 255.0)
     paper[ys, xs] = paper[ys, xs] * (1.0 - alpha) + alpha * np.asarray(colour, dtype=np.float32)
+
+
+def _stain(paper: F32Array, rng: np.random.Generator) -> None:
+    """A water or tea stain: a soft brownish blot, darker at its rim, that text stays legible through."""
+    height, width = paper.shape[:2]
+    rx, ry = rng.uniform(0.04, 0.16) * width, rng.uniform(0.05, 0.2) * height
+    cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+    x0, x1 = max(0, int(cx - rx - 2)), min(width, int(cx + rx + 2))
+    y0, y1 = max(0, int(cy - ry - 2)), min(height, int(cy + ry + 2))
+    if x1 <= x0 or y1 <= y0:
+        return
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    r = np.sqrt(((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2)
+    wobble = 1.0 + 0.08 * np.sin(np.arctan2(ys - cy, xs - cx) * rng.integers(3, 7) + rng.uniform(0, 6.3))
+    r = r * wobble
+    strength = rng.uniform(0.08, 0.22)
+    alpha = np.where(r < 1.0, strength * (0.45 + 0.55 * np.clip((r - 0.75) / 0.25, 0, 1) ** 2), 0.0)
+    colour = np.array([150.0, 110.0, 60.0], dtype=np.float32) * rng.uniform(0.8, 1.1)
+    region = paper[y0:y1, x0:x1]
+    region[:] = region * (1.0 - alpha[:, :, None]) + alpha[:, :, None] * colour
 
 
 def _ink_colour(rng: random.Random) -> tuple[float, float, float]:
@@ -165,6 +185,9 @@ def render_card(
     for line in lines:
         for placed in line:
             _ink(paper, placed, colour)
+    if noise and rng.random() < 0.25:
+        for _ in range(rng.randint(1, 2)):
+            _stain(paper, nrng)
     image = Image.fromarray(np.clip(paper + 0.5, 0, 255).astype(np.uint8))
     if angle:
         fill = tuple(round(float(v)) for v in base)
@@ -178,10 +201,15 @@ def render_card(
         grain = nrng.standard_normal(size=(height, width, 1), dtype=np.float32) * sigma
         image = Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) + grain + 0.5, 0, 255).astype(np.uint8))
 
-    card_lines = tuple(tuple(CardWord(p.word.text, p.box, i) for p in line) for i, line in enumerate(lines))
+    # A struck-out word is ink on the card but no word of it; a line of nothing else is no line.
+    kept = [[p for p in line if not p.word.text.startswith(STRUCK)] for line in lines]
+    card_lines = tuple(
+        tuple(CardWord(p.word.text, p.box, i) for p in line) for i, line in enumerate(k for k in kept if k)
+    )
     words = tuple(w for line in card_lines for w in line)
     text = "\n".join(" ".join(w.text for w in line) for line in card_lines)
-    return SyntheticCard(image, words, card_lines, unicodedata.normalize("NFC", text), font)
+    struck = tuple(p.box for line in lines for p in line if p.word.text.startswith(STRUCK))
+    return SyntheticCard(image, words, card_lines, unicodedata.normalize("NFC", text), font, struck)
 
 
 def write_cards(

@@ -148,7 +148,7 @@ def test_dataset_synth_and_export_write_training_sets(
         for line in (synth / "recognizer" / split / "metadata.jsonl").read_text(encoding="utf-8").splitlines()
     ]
     assert len({c["card"] for c in crops}) == 2
-    assert len(list((synth / "detector" / "images").rglob("*.png"))) == 2
+    assert len(list((synth / "detector" / "images").rglob("*.jpg"))) == 2
     assert (synth / "detector" / "data.yaml").is_file()
 
     assert main(["dataset", "synth", str(synth), "--cards", "2"]) == 2  # never mixed into an earlier set
@@ -161,3 +161,38 @@ def test_dataset_synth_and_export_write_training_sets(
         len(p.read_text(encoding="utf-8").splitlines()) for p in (exported / "recognizer").rglob("metadata.jsonl")
     )
     assert written == sum(len(line) for card in truth for line in card["lines"])
+
+
+def test_dataset_synth_in_parallel_writes_the_same_set_and_checks_its_fonts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    klee = Path("/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf")
+    common = ["--cards", "3", "--seed", "90", "--validation", "0.34", "--font", str(klee)]
+    assert main(["dataset", "synth", str(tmp_path / "one"), *common]) == 0
+    assert main(["dataset", "synth", str(tmp_path / "two"), *common, "--workers", "2"]) == 0
+    sets = [
+        [(p.relative_to(root), p.read_text(encoding="utf-8")) for p in sorted(root.rglob("metadata.jsonl"))]
+        for root in (tmp_path / "one", tmp_path / "two")
+    ]
+    assert sets[0]
+    assert sets[0] == sets[1]
+    first = sorted((tmp_path / "one" / "detector" / "images").rglob("*.jpg"))
+    assert [p.read_bytes() for p in first] == [
+        (tmp_path / "two" / p.relative_to(tmp_path / "one")).read_bytes() for p in first
+    ]
+    capsys.readouterr()
+
+    not_a_font = tmp_path / "notes.ttf"
+    not_a_font.write_text("not a font", encoding="utf-8")
+    assert main(["dataset", "synth", str(tmp_path / "three"), "--cards", "1", "--font", str(not_a_font)]) == 2
+    assert "not a font file that draws Russian text" in capsys.readouterr().err
+
+
+def test_dev_cards_writes_held_out_cards_in_the_font_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seto = "/usr/share/fonts/truetype/seto/setofont.ttf"
+    assert main(["dev", "cards", str(tmp_path), "--cards", "2", "--seed", "123", "--font", seto]) == 0
+    truth = json.loads((tmp_path / "ground_truth.json").read_text(encoding="utf-8"))
+    assert [card["file"] for card in truth] == ["card_00123.png", "card_00124.png"]
+    assert "2 cards" in capsys.readouterr().out

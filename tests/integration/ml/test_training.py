@@ -37,6 +37,31 @@ def test_the_character_tokenizer_round_trips_every_dialect_mark() -> None:
     assert tokenizer("ж☃").input_ids[2] == tokenizer.unk_token_id  # outside the alphabet: unknown, not dropped
 
 
+def test_a_time_budget_ends_training_and_a_bad_image_size_is_refused(
+    training_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "budget"
+    job = RecognizerTraining(
+        data=training_set / "recognizer",
+        out=out,
+        size="tiny",
+        steps=1_000_000,
+        batch_size=4,
+        eval_every=1_000_000,
+        eval_words=4,
+        minutes=0.05,
+    )
+    result = train_recognizer(job, lambda line: None)
+    assert 0 < result.steps < 1_000_000
+    assert 2.5 <= result.seconds < 60
+    assert (out / "config.json").is_file()
+    code = main(
+        ["train", "recognizer", "--data", str(training_set), "--out", str(tmp_path / "x"), "--image-size", "30x100"]
+    )
+    assert code == 2
+    assert "multiples of 8" in capsys.readouterr().err
+
+
 class Interrupted(Exception):
     pass
 
@@ -90,7 +115,7 @@ def test_training_learns_resumes_and_writes_a_model_the_worker_loads(
         container = recognition_container(settings)
         try:
             recognize = await container.get(CardRecognition)
-            scan = next((training_set / "detector" / "images").rglob("*.png")).read_bytes()
+            scan = next((training_set / "detector" / "images").rglob("*.jpg")).read_bytes()
             transcript = await recognize(scan)
             assert [m.name for m in transcript.models if m.role == "recognizer"] == [str(out)]
         finally:
@@ -117,7 +142,7 @@ def test_train_detector_writes_a_checkpoint_the_worker_loads(
         f"  recognizer: {{model: '{tiny_recognizer}'}}\ninference: {{device: cpu}}\n",
         encoding="utf-8",
     )
-    scan = next((training_set / "detector" / "images").rglob("*.png"))
+    scan = next((training_set / "detector" / "images").rglob("*.jpg"))
     capsys.readouterr()
     assert main(["--config", str(config), "recognize", str(scan)]) == 0
     [result] = json.loads(capsys.readouterr().out)

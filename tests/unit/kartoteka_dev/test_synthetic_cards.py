@@ -28,6 +28,10 @@ from kartoteka_dev.synthetic_cards import (
     usable_fonts,
     write_cards,
 )
+from kartoteka_dev.synthetic_cards.cards import STRUCK
+from kartoteka_dev.synthetic_cards.content import _content
+from kartoteka_dev.synthetic_cards.render import _stain
+from kartoteka_dev.synthetic_cards.vocabulary import _VOCABULARY_TEXT
 
 KLEE = Path("/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf")
 DELPHINE = Path("/usr/share/fonts/truetype/sjfonts/Delphine.ttf")
@@ -217,8 +221,50 @@ def test_clean_boxes_are_tight_and_complete(seed: int) -> None:
         gaps = (xs.min(), ys.min(), (x2 - x1 - 1) - xs.max(), (y2 - y1 - 1) - ys.max())
         assert max(gaps) <= 4, (word, gaps)
         covered[y1:y2, x1:x2] = True
+    for x1, y1, x2, y2 in c.struck:
+        covered[y1:y2, x1:x2] = True
     strong = dark > 100
     assert not (strong & ~covered).any(), "ink outside every box (a cut-off stress mark?)"
+
+
+def test_a_struck_out_word_is_ink_but_no_word() -> None:
+    struck = [c for c in (card(s) for s in range(40)) if c.struck]
+    assert struck, "some cards cross a word out"
+    for c in struck:
+        assert all(STRUCK not in w.text for w in c.words)
+        dark = darkness(c.image)
+        for x1, y1, x2, y2 in c.struck:
+            assert (dark[y1:y2, x1:x2] > 100).any(), "the crossed-out word is drawn"
+            assert all(_iou(w.box, (x1, y1, x2, y2)) == 0 for w in c.words), "and overlaps no word"
+
+
+def test_cards_of_a_new_seed_hold_words_no_vocabulary_has() -> None:
+    known = {w.strip(".,").lower() for w in _VOCABULARY_TEXT.split()}
+    words = {w.text.strip(".,").lower().replace(ACUTE, "") for s in range(500, 510) for w in card(s).words}
+    assert len(words - {k.replace("'", "") for k in known}) >= 10
+
+
+def test_some_cards_give_an_example_in_its_own_paragraph() -> None:
+    examples = [_content(None, random.Random(s)).examples for s in range(20)]
+    assert sum(1 for e in examples if e) >= 5
+    assert all(e[-1].endswith(".") for e in examples if e), "an example is a sentence"
+
+
+def test_a_stain_tints_paper_brown_and_darker_at_its_rim() -> None:
+    paper = np.full((300, 400, 3), 240.0, dtype=np.float32)
+    _stain(paper, np.random.default_rng(3))
+    changed = np.abs(paper - 240.0).max(axis=2) > 1
+    assert 0.01 < changed.mean() < 0.9
+    blue_loss = 240.0 - paper[..., 2]
+    red_loss = 240.0 - paper[..., 0]
+    assert (blue_loss[changed] > red_loss[changed]).all(), "brown: blue fades most"
+    assert paper.min() > 150, "the text under it stays legible"
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy)
 
 
 def test_rotation_moves_boxes_with_the_ink() -> None:

@@ -5,7 +5,8 @@ Layout under ``OUT``::
     recognizer/train/metadata.jsonl         {"file_name": "...png", "text": "...", "card": "..."} per crop
     recognizer/train/<card>-<n>.png         the word as the worker crops it (same code)
     recognizer/validation/...
-    detector/images/{train,validation}/<card>.png
+    detector/images/{train,validation}/<card>.jpg   (JPEG at quality 95: what scanners write, and a
+                                                    tenth of a noisy card's PNG encoding time)
     detector/labels/{train,validation}/<card>.txt   "0 cx cy w h" per word, normalised
     detector/data.yaml
 
@@ -65,7 +66,7 @@ class FolderTrainingSet:
         label_dir = self._out / "detector" / "labels" / split.value
         images.mkdir(parents=True, exist_ok=True)
         label_dir.mkdir(parents=True, exist_ok=True)
-        card.save(images / f"{stem}.png")
+        card.save(images / f"{stem}.jpg", quality=95)
         (label_dir / f"{stem}.txt").write_text("".join(f"{line}\n" for line in labels), encoding="utf-8")
         return written, skipped
 

@@ -52,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("out", type=Path, metavar="OUT", help="an empty or new directory")
     synth.add_argument("--cards", type=int, required=True, help="number of cards")
     synth.add_argument("--seed", type=int, default=0, help="first card's seed (default 0)")
+    synth.add_argument(
+        "--font",
+        dest="fonts",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="write the cards in this font (repeatable; default: the installed handwriting fonts)",
+    )
+    synth.add_argument("--workers", type=int, default=1, help="processes drawing cards (default 1)")
     export = dataset_commands.add_parser("export", help="a training set of the archive's corrected cards, or of DIR")
     export.add_argument("out", type=Path, metavar="OUT", help="an empty or new directory")
     export_source = export.add_mutually_exclusive_group(required=True)
@@ -74,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     recognizer.add_argument("--out", type=Path, required=True, help="where the trained model goes")
     recognizer.add_argument("--size", choices=("tiny", "small"), default="small", help="from scratch: model size")
     recognizer.add_argument("--steps", type=int, default=2000)
+    recognizer.add_argument(
+        "--minutes", type=float, help="time budget: the schedule follows the clock and training stops when it is spent"
+    )
+    recognizer.add_argument(
+        "--image-size", default="32x128", metavar="HxW", help="from scratch: the input height x width (32x128)"
+    )
     recognizer.add_argument("--batch-size", type=int, default=32)
     recognizer.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (fine-tuning: try 5e-5)")
     recognizer.add_argument("--eval-every", type=int, default=250, metavar="STEPS")
@@ -84,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     detector.add_argument("--base", default="yolo11n.yaml", help="an architecture .yaml or a .pt checkpoint")
     detector.add_argument("--out", type=Path, required=True, help="where model.pt goes")
     detector.add_argument("--epochs", type=int, default=50)
+    detector.add_argument("--minutes", type=float, help="time budget instead of --epochs")
     detector.add_argument("--imgsz", type=int, default=640)
     detector.add_argument("--batch-size", type=int, default=8)
     detector.add_argument("--onnx", action="store_true", help="also export model.onnx")
@@ -151,13 +167,34 @@ def build_parser() -> argparse.ArgumentParser:
     dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
     fixtures = dev_commands.add_parser(
         "fixtures",
-        help="build tiny untrained models and synthetic word cards, and a config that uses them",
+        help="the demo models, synthetic word cards and a config that uses them",
         description=(
-            "Writes DIR/models (a YOLO built from yolov8n.yaml and a small TrOCR-style model, both "
-            "untrained), DIR/cards (synthetic Cyrillic word cards with ground truth) and DIR/config.yaml."
+            "Writes DIR/models (the checkout's trained demo models, models/demo; with --untrained or "
+            "--onnx, a YOLO built from yolov8n.yaml and a small TrOCR-style model, both untrained), "
+            "DIR/cards (synthetic Cyrillic word cards with ground truth) and DIR/config.yaml."
         ),
     )
     fixtures.add_argument("directory", type=Path, metavar="DIR")
     fixtures.add_argument("--cards", type=int, default=3, help="number of synthetic cards (default 3)")
-    fixtures.add_argument("--onnx", action="store_true", help="also export the recogniser to ONNX")
+    fixtures.add_argument("--onnx", action="store_true", help="untrained models, the recogniser also in ONNX")
+    fixtures.add_argument(
+        "--untrained", action="store_true", help="tiny untrained models (the code path only; they read noise)"
+    )
+    cards = dev_commands.add_parser(
+        "cards",
+        help="synthetic word cards with ground_truth.json, to evaluate on (kartoteka eval DIR)",
+        description="Writes DIR/card_<seed>.png and DIR/ground_truth.json; a seed no training set used "
+        "gives held-out cards.",
+    )
+    cards.add_argument("directory", type=Path, metavar="DIR")
+    cards.add_argument("--cards", type=int, default=20, help="number of cards (default 20)")
+    cards.add_argument("--seed", type=int, default=0, help="first card's seed (default 0)")
+    cards.add_argument(
+        "--font",
+        dest="fonts",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="write the cards in this font (repeatable; default: the installed handwriting fonts)",
+    )
     return parser

@@ -47,7 +47,7 @@ def test_layout_crops_labels_and_data_yaml(tmp_path: Path) -> None:
     assert Image.open(tmp_path / "recognizer/train" / records[1]["file_name"]).size == (50, 40)
 
     [label_file] = (tmp_path / "detector/labels/train").iterdir()
-    assert (tmp_path / "detector/images/train" / f"{label_file.stem}.png").is_file()
+    assert (tmp_path / "detector/images/train" / f"{label_file.stem}.jpg").is_file()
     cls, cx, cy, w, h = label_file.read_text().splitlines()[0].split()
     assert cls == "0"
     assert (float(cx) * 200, float(cy) * 100, float(w) * 200, float(h) * 100) == (40.0, 20.0, 40.0, 20.0)

@@ -31,6 +31,7 @@ class DetectorTraining:
     threads: int | None = None
     onnx: bool = False
     seed: int = 0
+    minutes: float | None = None  # a time budget that replaces ``epochs`` (ultralytics fits its schedule to it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +66,20 @@ def train_detector(job: DetectorTraining) -> DetectorReport:
     model.train(
         data=str(job.data.absolute()),
         epochs=job.epochs,
+        **({"time": job.minutes / 60} if job.minutes else {}),
         imgsz=job.imgsz,
         batch=job.batch_size,
         device=job.device,
-        workers=0,
+        # Loading in the training process suits a few cores; a GPU is starved without loader processes.
+        workers=0 if job.device == "cpu" else min(8, max(1, available_cpus() - 2)),
         seed=job.seed,
         project=str((job.out / "runs").absolute()),
         name="train",
         exist_ok=True,
         plots=False,
+        # ultralytics checks AMP by downloading a checkpoint, which no offline machine can; a nano
+        # detector trains fast enough in fp32 (TF32 on a GPU).
+        amp=False,
         verbose=False,
     )
     trainer = model.trainer
@@ -83,10 +89,11 @@ def train_detector(job: DetectorTraining) -> DetectorReport:
     target = job.out / "model.pt"
     shutil.copyfile(best, target)
     metrics = {k: float(v) for k, v in (getattr(trainer, "metrics", None) or {}).items()}
+    epochs = int(getattr(trainer, "epoch", job.epochs - 1)) + 1
     onnx = None
     if job.onnx:
         exported = YOLO(str(target), task="detect").export(format="onnx", imgsz=job.imgsz, simplify=False)
         onnx = job.out / "model.onnx"
         if Path(str(exported)) != onnx:
             shutil.move(str(exported), onnx)
-    return DetectorReport(target, onnx, job.epochs, time.monotonic() - started, metrics)
+    return DetectorReport(target, onnx, epochs, time.monotonic() - started, metrics)

@@ -59,6 +59,7 @@ class RecognizerTraining:
     device: str = "cpu"
     seed: int = 0
     resume: bool = False
+    minutes: float | None = None  # a time budget: the schedule runs by the clock and training stops when it is spent
 
 
 @dataclass(slots=True)
@@ -107,7 +108,9 @@ def train_recognizer(job: RecognizerTraining, report: Callable[[str], None]) -> 
     model, processor = _load_or_build(checkpoint if resuming else job.base, job, [e.text for e in train])
     model.to(job.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=job.learning_rate, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _warmup_then_cosine(step, job))
+    started = time.monotonic()
+    clock = _Budget(job, started)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _warmup_then_cosine(step, job, clock))
     step = 0
     history: list[dict[str, float]] = []
     if resuming:
@@ -118,14 +121,14 @@ def train_recognizer(job: RecognizerTraining, report: Callable[[str], None]) -> 
         random.setstate(state["python_rng"])
         report(f"resumed at step {step} from {checkpoint}")
     scaler = torch.amp.GradScaler("cuda") if job.precision == "fp16" else None
-    started = time.monotonic()
     tokenizer = processor.tokenizer
+    pixels_of = _PixelCache(processor, train)
     cer: float | None = None
     running: list[float] = []
     model.train()
-    while step < job.steps:
+    while step < job.steps and not clock.spent():
         batch = random.sample(train, min(job.batch_size, len(train)))
-        pixels = _pixels(processor, [e.image for e in batch]).to(job.device)
+        pixels = _augment(pixels_of(batch).to(job.device))
         labels = _labels(tokenizer, [e.text for e in batch], job.max_length).to(job.device)
         with _autocast(job):
             loss = model(pixel_values=pixels, labels=labels).loss
@@ -144,14 +147,16 @@ def train_recognizer(job: RecognizerTraining, report: Callable[[str], None]) -> 
         schedule.step()
         step += 1
         running.append(float(loss.item()))
-        if step % job.eval_every == 0 or step == job.steps:
+        if step % job.eval_every == 0 or step == job.steps or clock.spent():
             cer = validation_cer(model, processor, validation, job) if validation else None
             mean_loss = sum(running) / len(running)
             running.clear()
             history.append({"step": step, "loss": mean_loss, **({"validation_cer": cer} if cer is not None else {})})
             _save_checkpoint(checkpoint, model, processor, optimizer, schedule, step, history)
             shown = f", validation CER {cer:.4f}" if cer is not None else ""
-            report(f"step {step}/{job.steps}  loss {mean_loss:.4f}{shown}  ({time.monotonic() - started:.0f} s)")
+            report(
+                f"step {step}/{clock.planned(step)}  loss {mean_loss:.4f}{shown}  ({time.monotonic() - started:.0f} s)"
+            )
     seconds = time.monotonic() - started
     result = TrainingReport(step, seconds, len(train), len(validation), cer, history)
     _save_final(job, model, processor, result)
@@ -180,11 +185,88 @@ def validation_cer(model: Any, processor: Any, examples: Sequence[_Example], job
     return errors / chars if chars else 0.0
 
 
-def _warmup_then_cosine(step: int, job: RecognizerTraining) -> float:
+class _Budget:
+    """How far training is: by steps, or by the clock when ``minutes`` is set (whichever ends first)."""
+
+    def __init__(self, job: RecognizerTraining, started: float) -> None:
+        self._job = job
+        self._ends = started + job.minutes * 60 if job.minutes else None
+        self._started = started
+
+    def spent(self) -> bool:
+        return self._ends is not None and time.monotonic() >= self._ends
+
+    def progress(self, step: int) -> float:
+        job = self._job
+        by_steps = (step - job.warmup_steps) / max(1, job.steps - job.warmup_steps)
+        if self._ends is None:
+            return by_steps
+        by_clock = (time.monotonic() - self._started) / (self._ends - self._started)
+        return max(by_steps, by_clock)
+
+    def planned(self, step: int) -> str:
+        if self._ends is None:
+            return str(self._job.steps)
+        return f"{self._job.steps} or {self._job.minutes:g} min"
+
+
+def _warmup_then_cosine(step: int, job: RecognizerTraining, clock: _Budget) -> float:
     if step < job.warmup_steps:
         return (step + 1) / job.warmup_steps
-    progress = (step - job.warmup_steps) / max(1, job.steps - job.warmup_steps)
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, clock.progress(step))))
+
+
+def _augment(pixels: Any) -> Any:
+    """A little shift, scale, tilt and contrast change per word, so many epochs over one set do not memorise it.
+
+    Kept within what the detector's boxes vary by: a few per cent of the crop,
+    a degree or two; done on the batch's device, where it costs next to nothing.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n = pixels.shape[0]
+    device = pixels.device
+    scale = torch.empty(n, device=device).uniform_(0.92, 1.06)
+    angle = torch.empty(n, device=device).uniform_(-0.03, 0.03)
+    shear = torch.empty(n, device=device).uniform_(-0.1, 0.1)
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0] = scale * torch.cos(angle)
+    theta[:, 0, 1] = -torch.sin(angle) + shear
+    theta[:, 1, 0] = torch.sin(angle)
+    theta[:, 1, 1] = scale * torch.cos(angle)
+    theta[:, 0, 2] = torch.empty(n, device=device).uniform_(-0.04, 0.04)
+    theta[:, 1, 2] = torch.empty(n, device=device).uniform_(-0.08, 0.08)
+    grid = F.affine_grid(theta, list(pixels.shape), align_corners=False)
+    moved = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    contrast = torch.empty(n, 1, 1, 1, device=device).uniform_(0.75, 1.15)
+    brightness = torch.empty(n, 1, 1, 1, device=device).uniform_(-0.12, 0.12)
+    return (moved * contrast + brightness).clamp(-1.0, 1.0)
+
+
+class _PixelCache:
+    """Each training word's pixels, prepared by the processor once and kept while they fit in memory.
+
+    Decoding and resizing a crop costs more than a small model's training step
+    on a GPU; sets beyond ``limit_bytes`` are prepared batch by batch instead.
+    """
+
+    def __init__(self, processor: Any, examples: Sequence[_Example], limit_bytes: int = 4 << 30) -> None:
+        self._processor = processor
+        self._kept: dict[Path, Any] = {}
+        size = processor.image_processor.size
+        self._keep = len(examples) * 3 * int(size["height"]) * int(size["width"]) * 2 <= limit_bytes
+
+    def __call__(self, batch: Sequence[_Example]) -> Any:
+        import torch
+
+        if not self._keep:
+            return _pixels(self._processor, [e.image for e in batch])
+        missing = [e.image for e in batch if e.image not in self._kept]
+        if missing:
+            fresh = _pixels(self._processor, missing).to(torch.float16)
+            self._kept.update(zip(missing, fresh, strict=True))
+        return torch.stack([self._kept[e.image] for e in batch]).float()
 
 
 def _autocast(job: RecognizerTraining) -> Any:
@@ -241,6 +323,8 @@ def _build(job: RecognizerTraining, texts: Sequence[str]) -> tuple[Any, Any]:
 
     if job.size not in SIZES:
         raise TrainingDataError(f"unknown model size {job.size!r}; one of {', '.join(SIZES)}")
+    if job.image_height % 8 or job.image_width % 8:
+        raise TrainingDataError(f"image size {job.image_height}x{job.image_width}: both sides must be multiples of 8")
     size = SIZES[job.size]
     tokenizer = build_char_tokenizer(texts)
     encoder = ViTConfig(
