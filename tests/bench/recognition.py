@@ -1,9 +1,12 @@
 """``make bench``: recognition speed and quality per configuration, with the trained demo models.
 
-    python -m tests.bench.recognition [--cards 4] [--seed 900000] [--detector models/demo/detector/model.pt]
-        [--recognizer models/demo/recognizer] [--config my.yaml] [--configs a,b,...] [--json out.json]
+    python -m tests.bench.recognition [--cards 4] [--seed 900000] [--font FILE ...]
+        [--detector models/demo/detector/model.pt] [--recognizer models/demo/recognizer] [--config my.yaml]
+        [--configs a,b,...] [--device cpu] [--work DIR] [--json out.json]
 
-Fresh synthetic cards (``write_cards`` with ``--seed``, not seen in training) are read by each configuration
+Fresh synthetic cards (``write_cards`` with ``--seed``: no training set used these seeds; ``--font`` picks
+the hands, by default every installed handwriting font, the one left out of training included) are read by
+each configuration
 (see tests/bench/recognition_runs.py): the reference backend's loop, Kartoteka with PyTorch fp32 and bf16,
 ONNX fp32 and int8, and the worker's overlapped pipeline (two cards in flight). Each runs in a process of
 its own, so its peak RSS is its own. Printed per configuration: cards/min, words/s, the speed-up over the
@@ -49,6 +52,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", type=int, default=4, help="timed cards per configuration (after one warm-up)")
     parser.add_argument("--seed", type=int, default=900_000, help="first seed of the synthetic cards")
+    parser.add_argument(
+        "--font",
+        dest="fonts",
+        type=Path,
+        action="append",
+        help="write the cards in this font (repeatable; default: the installed handwriting fonts)",
+    )
     parser.add_argument("--detector", type=Path, default=Path("models/demo/detector/model.pt"))
     parser.add_argument("--recognizer", type=Path, default=Path("models/demo/recognizer"))
     parser.add_argument("--config", type=Path, help="Kartoteka YAML whose recognition settings to use")
@@ -124,9 +134,10 @@ def prepare(args: argparse.Namespace, work: Path, configs: list[str]) -> tuple[P
     from kartoteka_dev.synthetic_cards import write_cards
     from kartoteka_dev.tiny_models import export_recognizer_onnx
 
-    cards = work / f"cards-{args.seed}-{args.cards}"
+    fonts = "-".join(sorted(f.stem for f in args.fonts)) if args.fonts else "default-fonts"
+    cards = work / f"cards-{args.seed}-{args.cards}-{fonts}"
     if not (cards / "ground_truth.json").is_file():
-        write_cards(cards, args.cards, seed=args.seed)
+        write_cards(cards, args.cards, seed=args.seed, font_paths=args.fonts)
     onnx = None
     if any(c.split(":")[1] == "onnx" for c in configs):
         onnx = work / f"onnx-{args.recognizer.resolve().name}-{revision_of(args.recognizer.resolve())}"
@@ -185,9 +196,10 @@ def with_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def print_table(args: argparse.Namespace, results: list[dict[str, Any]], generation: dict[str, Any]) -> None:
+    fonts = ", ".join(f.stem for f in args.fonts) if args.fonts else "the installed handwriting fonts"
     print(
-        f"\nrecognition benchmark: {args.cards} fresh synthetic cards (seed {args.seed}), device {args.device}, "
-        f"{os.cpu_count()} CPUs\nmodels: {args.detector}, {args.recognizer}\n"
+        f"\nrecognition benchmark: {args.cards} fresh synthetic cards (seed {args.seed}; fonts: {fonts}), "
+        f"device {args.device}, {os.cpu_count()} CPUs\nmodels: {args.detector}, {args.recognizer}\n"
         f"generation (recogniser's config + overrides, every configuration): "
         + ", ".join(f"{k}={v}" for k, v in generation.items() if v is not None)
         + "\n"
@@ -238,6 +250,7 @@ def main() -> None:
     print_table(args, results, generation)
     if args.json:
         report = {"cards": args.cards, "seed": args.seed, "device": args.device, "generation": generation}
+        report["fonts"] = [str(f) for f in args.fonts or ()]
         report["detector"], report["recognizer"] = str(args.detector), str(args.recognizer)
         args.json.write_text(json.dumps({**report, "results": results}, indent=1), encoding="utf-8")
 
