@@ -172,7 +172,12 @@ class BrokerSettings(Section):
         "next card while the current one is read (each model still takes one card at a time); more only queues "
         "cards in the worker's memory. 1 runs cards strictly one after another.",
     )
-    job_timeout_s: float = Field(600.0, gt=0, description="A job running longer than this is stopped and retried.")
+    job_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="A job running longer than this is stopped and retried (with several cards in flight, "
+        "the time a card waits for the recogniser counts).",
+    )
     max_retries: int = Field(
         3,
         ge=0,
