@@ -82,12 +82,15 @@ class JournalDetector:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.detected: dict[str, asyncio.Event] = {"A": asyncio.Event(), "B": asyncio.Event()}
+        self.empty: set[str] = set()  # cards on which no word is found
 
     async def detect(self, image: Card) -> list[Detection]:
         self.journal.enter("detector", f"detect {image.name}")
         await asyncio.sleep(0)
         self.journal.leave("detector", f"detect {image.name}")
         self.detected[image.name].set()
+        if image.name in self.empty:
+            return []
         return [Detection(Box(*b), 0.9) for b in reversed(list(image.words))]
 
 

@@ -14,6 +14,7 @@ time, and a card reads exactly as it would alone.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Generic
@@ -92,8 +93,10 @@ class RecognizeCard(Generic[ImageT]):
         words = [det for line in lines for det in line]
 
         readings: list[Reading] = []
-        # The whole card in one turn: its batches are never interleaved with another card's.
-        async with self._lanes.read.held(stop_if_cancelled):
+        # The whole card in one turn: its batches are never interleaved with another card's. A card with no
+        # words has nothing to read and does not queue behind the card being read.
+        turn = self._lanes.read.held(stop_if_cancelled) if words else contextlib.nullcontext()
+        async with turn:
             await report(STAGE_READING, 0, len(words))
             step = max(1, self._recognizer.batch_size)
             reading_s = 0.0  # the models' time only, not the progress reports and cancellation checks

@@ -113,3 +113,16 @@ async def test_a_card_stopped_by_its_time_limit_while_queued_leaves_the_lanes_fr
         release_a.set()
         await reading_a
         assert await rig.use_case(B_SCAN) == await alone(B_SCAN)  # the read lane was handed on, not left taken
+
+
+async def test_a_card_with_no_words_does_not_wait_for_the_card_being_read() -> None:
+    release_a = asyncio.Event()
+    rig = pipeline(release_a)
+    rig.detector.empty.add("B")
+    reading_a = asyncio.create_task(rig.use_case(A_SCAN))
+    async with asyncio.timeout(GUARD_S):
+        await rig.journal.until("read A begins")
+        assert (await rig.use_case(B_SCAN)).lines == ()
+        assert not reading_a.done()
+        release_a.set()
+        await reading_a
