@@ -119,6 +119,15 @@ def _peak_rss_mib() -> float:
     return float("nan")
 
 
+def threads(args: argparse.Namespace) -> str:
+    """The torch thread counts every configuration runs with (as configure_torch_threads sets them)."""
+    from kartoteka.infrastructure.ml.runtime import available_cpus
+
+    inference = settings_for(args).inference
+    recognizer = inference.torch_threads or available_cpus()
+    return f"recogniser {recognizer}, detector {inference.detector_threads or max(1, recognizer // 2)}"
+
+
 def generation_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What every configuration decodes with: the recogniser's generation config plus configured overrides."""
     from transformers import GenerationConfig
@@ -199,7 +208,8 @@ def print_table(args: argparse.Namespace, results: list[dict[str, Any]], generat
     fonts = ", ".join(f.stem for f in args.fonts) if args.fonts else "the installed handwriting fonts"
     print(
         f"\nrecognition benchmark: {args.cards} fresh synthetic cards (seed {args.seed}; fonts: {fonts}), "
-        f"device {args.device}, {os.cpu_count()} CPUs\nmodels: {args.detector}, {args.recognizer}\n"
+        f"device {args.device}, {os.cpu_count()} CPUs, torch threads: {threads(args)}\n"
+        f"models: {args.detector}, {args.recognizer}\n"
         f"generation (recogniser's config + overrides, every configuration): "
         + ", ".join(f"{k}={v}" for k, v in generation.items() if v is not None)
         + "\n"
