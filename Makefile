@@ -14,7 +14,7 @@ setup-test:
 	@scripts/bootstrap.sh --test
 
 # The whole service on this machine: embedded PostgreSQL, Valkey and S3, api + relay + worker.
-# With no real checkpoints on a fresh machine it uses tiny untrained models (what they read is noise).
+# It reads cards with the demo models trained on synthetic cards (models/demo), copied into var/demo.
 run: setup demo
 	$(VENV)/kartoteka --config $(DEMO)/config.yaml serve --watch $(DEMO)/gallery
 
@@ -22,8 +22,11 @@ run: setup demo
 recognize-demo: setup demo
 	$(VENV)/kartoteka --config $(DEMO)/config.yaml recognize --format json $(DEMO)/cards/*.png
 
-demo:
-	@test -d $(DEMO)/gallery || $(VENV)/kartoteka dev fixtures $(DEMO) --cards 2
+demo: $(DEMO)/config.yaml
+
+# Made again when the demo models change, so a pull that brings new ones is what make run reads with.
+$(DEMO)/config.yaml: $(wildcard models/demo/*/*)
+	rm -rf $(DEMO) && $(VENV)/kartoteka dev fixtures $(DEMO) --cards 2
 
 lint: setup
 	$(VENV)/ruff check src tests

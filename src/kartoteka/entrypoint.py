@@ -273,6 +273,7 @@ def _train(args: argparse.Namespace) -> int:
                 image_height=height,
                 image_width=width,
                 minutes=args.minutes,
+                encoder=args.encoder,
                 data=data,
                 out=args.out,
                 base=args.base,

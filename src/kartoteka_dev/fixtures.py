@@ -1,35 +1,63 @@
-"""``kartoteka dev fixtures``: everything needed to try the pipeline without real models."""
+"""``kartoteka dev fixtures``: everything needed to try the pipeline without the published models.
+
+The checkout's trained demo models (``models/demo``) are used where they are
+there: the demo detector finds the words of a card. A model that is not there
+(the demo recogniser is not trained yet), or every model with ``untrained``, is
+a tiny untrained model of the same architecture instead, for what only needs
+the code path; what an untrained recogniser reads is noise. The directory is
+self-contained, the models copied in, so it can be mounted into a container
+as it is.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from kartoteka_dev.synthetic_cards import write_cards
 from kartoteka_dev.tiny_models import build_tiny_models
 
+#: The demo models committed with the checkout (each one's README.md says how it was made and measured).
+DEMO_MODELS = Path(__file__).resolve().parents[2] / "models" / "demo"
+DEMO_DETECTOR = DEMO_MODELS / "detector" / "model.pt"
+DEMO_RECOGNIZER = DEMO_MODELS / "recognizer"
+#: The settings the demo detector was measured with (``kartoteka eval``, models/demo/detector/README.md).
+DEMO_DETECTOR_SETTINGS = {"conf": 0.25, "imgsz": 416, "max_det": 100}
+UNTRAINED_DETECTOR_SETTINGS = {"conf": 0.0, "imgsz": 320, "max_det": 40}
 
-def write_fixtures(directory: Path, *, cards: int = 3, onnx: bool = False) -> Path:
-    """Build tiny models and synthetic cards under ``directory``; return the config that uses them."""
+
+def write_fixtures(directory: Path, *, cards: int = 3, onnx: bool = False, untrained: bool = False) -> Path:
+    """Models and synthetic cards under ``directory``; return the config that uses them."""
     root = directory.resolve()
-    models = build_tiny_models(root / "models", with_onnx=onnx)
     written = write_cards(root / "cards", cards, seed=0)
-    config = root / "config.yaml"
-    # Untrained models: a detector that finds nothing at a real threshold, so
-    # the demo accepts every candidate box and the words read are noise.
-    config.write_text(
-        "# Tiny untrained models: the pipeline runs end to end; what it reads is noise.\n"
-        "recognition:\n"
-        "  detector:\n"
-        f"    model: {models.detector}\n"
-        "    conf: 0.0\n"
-        "    imgsz: 320\n"
-        "    max_det: 40\n"
-        "  recognizer:\n"
-        f"    model: {models.recognizer}\n",
-        encoding="utf-8",
+    models = root / "models"
+    demo_detector = not untrained and DEMO_DETECTOR.is_file()
+    demo_recognizer = not untrained and not onnx and (DEMO_RECOGNIZER / "config.json").is_file()
+    tiny = None if demo_detector and demo_recognizer else build_tiny_models(models, with_onnx=onnx)
+    if demo_detector:
+        shutil.copytree(DEMO_DETECTOR.parent, models / "demo-detector", dirs_exist_ok=True)
+        detector, settings = models / "demo-detector" / DEMO_DETECTOR.name, DEMO_DETECTOR_SETTINGS
+    else:
+        assert tiny is not None
+        detector, settings = tiny.detector, UNTRAINED_DETECTOR_SETTINGS
+    if demo_recognizer:
+        shutil.copytree(DEMO_RECOGNIZER, models / "demo-recognizer", dirs_exist_ok=True)
+        recognizer = models / "demo-recognizer"
+    else:
+        assert tiny is not None
+        recognizer = tiny.recognizer
+    trained, untrained_kind = "the trained demo model", "tiny, untrained"
+    kinds = (
+        f"detector: {trained if demo_detector else untrained_kind + ' (it finds no words at a real threshold)'}",
+        f"recogniser: {trained if demo_recognizer else untrained_kind + ' (what it reads is noise)'}",
     )
+    lines = [*(f"# {kind}" for kind in kinds), "recognition:", "  detector:", f"    model: {detector}"]
+    lines += [f"    {k}: {v}" for k, v in settings.items()]
+    lines += ["  recognizer:", f"    model: {recognizer}"]
+    config = root / "config.yaml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     gallery = write_gallery(root / "gallery")
-    print(f"models: {root / 'models'}")
+    print(f"models: {models} ({'; '.join(kinds)})")
     print(f"gallery: {gallery} (sketches to search by drawing)")
     print(f"cards:  {', '.join(str(p) for p, _ in written)}")
     print(f"config: {config}")

@@ -62,6 +62,26 @@ def test_a_time_budget_ends_training_and_a_bad_image_size_is_refused(
     assert "multiples of 8" in capsys.readouterr().err
 
 
+def test_a_swin_encoder_from_scratch_is_what_the_worker_loads(training_set: Path, tmp_path: Path) -> None:
+    from transformers import VisionEncoderDecoderModel
+
+    out = tmp_path / "swin"
+    job = RecognizerTraining(
+        data=training_set / "recognizer",
+        out=out,
+        size="tiny",
+        encoder="swin",
+        steps=3,
+        batch_size=4,
+        eval_every=3,
+        eval_words=4,
+    )
+    assert train_recognizer(job, lambda line: None).steps == 3
+    model = VisionEncoderDecoderModel.from_pretrained(out)
+    assert model.config.encoder.model_type == "swin"
+    assert "swin encoder" in (out / "README.md").read_text(encoding="utf-8")
+
+
 class Interrupted(Exception):
     pass
 

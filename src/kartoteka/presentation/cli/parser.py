@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     recognizer.add_argument("--base", default="scratch", help="a TrOCR checkpoint directory, or 'scratch'")
     recognizer.add_argument("--out", type=Path, required=True, help="where the trained model goes")
     recognizer.add_argument("--size", choices=("tiny", "small"), default="small", help="from scratch: model size")
+    recognizer.add_argument(
+        "--encoder", choices=("vit", "swin"), default="vit", help="from scratch: the image encoder (vit)"
+    )
     recognizer.add_argument("--steps", type=int, default=2000)
     recognizer.add_argument(
         "--minutes", type=float, help="time budget: the schedule follows the clock and training stops when it is spent"

@@ -46,6 +46,7 @@ class RecognizerTraining:
     out: Path
     base: str = SCRATCH  # a checkpoint directory, or "scratch"
     size: str = "small"
+    encoder: str = "vit"  # from scratch: vit (patches of 8 px) or swin (windowed, two stages)
     image_height: int = 32
     image_width: int = 128
     steps: int = 2000
@@ -313,6 +314,7 @@ def _load_or_build(base: str | Path, job: RecognizerTraining, texts: Sequence[st
 def _build(job: RecognizerTraining, texts: Sequence[str]) -> tuple[Any, Any]:
     """A ViT encoder and a TrOCR decoder of the size asked for, with a character tokenizer."""
     from transformers import (
+        SwinConfig,
         TrOCRConfig,
         TrOCRProcessor,
         VisionEncoderDecoderConfig,
@@ -327,14 +329,29 @@ def _build(job: RecognizerTraining, texts: Sequence[str]) -> tuple[Any, Any]:
         raise TrainingDataError(f"image size {job.image_height}x{job.image_width}: both sides must be multiples of 8")
     size = SIZES[job.size]
     tokenizer = build_char_tokenizer(texts)
-    encoder = ViTConfig(
-        image_size=(job.image_height, job.image_width),
-        patch_size=8,
-        hidden_size=size["hidden"],
-        num_hidden_layers=size["layers"],
-        num_attention_heads=size["heads"],
-        intermediate_size=size["hidden"] * 4,
-    )
+    encoder: Any
+    if job.encoder == "swin":
+        # Two stages of windowed attention over 4-pixel patches, merged once: the locality a convolutional
+        # reader has, which a plain ViT must learn from far more words than a CPU can show it in an hour.
+        encoder = SwinConfig(
+            image_size=(job.image_height, job.image_width),
+            patch_size=4,
+            embed_dim=size["hidden"] // 2,
+            depths=[2, max(2, size["layers"] - 2)],
+            num_heads=[max(1, size["heads"] // 2), size["heads"]],
+            window_size=4,
+        )
+    elif job.encoder == "vit":
+        encoder = ViTConfig(
+            image_size=(job.image_height, job.image_width),
+            patch_size=8,
+            hidden_size=size["hidden"],
+            num_hidden_layers=size["layers"],
+            num_attention_heads=size["heads"],
+            intermediate_size=size["hidden"] * 4,
+        )
+    else:
+        raise TrainingDataError(f"unknown encoder {job.encoder!r}; vit or swin")
     decoder = TrOCRConfig(
         vocab_size=len(tokenizer),
         d_model=size["hidden"],
@@ -406,7 +423,8 @@ def _save_final(job: RecognizerTraining, model: Any, processor: Any, result: Tra
     origin = "trained from scratch" if job.base == SCRATCH else f"fine-tuned from {job.base}"
     (job.out / "README.md").write_text(
         f"# Kartoteka recogniser ({origin})\n\n"
-        f"- Architecture: VisionEncoderDecoder (ViT encoder, TrOCR decoder), {parameters:,} parameters\n"
+        f"- Architecture: VisionEncoderDecoder ({model.config.encoder.model_type} encoder, TrOCR decoder), "
+        f"{parameters:,} parameters, input {job.image_height}x{job.image_width}\n"
         f"- Training set: {job.data} ({result.train_words} words; {result.validation_words} to validate)\n"
         f"- Steps: {result.steps}, batch {job.batch_size}, learning rate {job.learning_rate}, {job.precision} "
         f"on {job.device}, {result.seconds / 60:.1f} min\n"
