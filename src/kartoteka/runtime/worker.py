@@ -47,6 +47,16 @@ async def _prepare(container: AsyncContainer, queues: Sequence[str]) -> None:
         log.info("embedding with %s/%s; %d images queued for it", encoder.model.key, encoder.model.version, queued)
 
 
+def job_concurrency(settings: Settings, queue: str) -> int:
+    """How many jobs of ``queue`` this worker runs at once.
+
+    Recognition runs ``broker.prefetch`` cards (2 by default): RecognizeCard's lanes let the next card be
+    decoded and detected while the current one is read, one card per model at a time. Queries are small
+    and someone waits on each: an embedding worker takes a few at once.
+    """
+    return settings.broker.prefetch if queue == "recognition" else max(2, settings.broker.prefetch)
+
+
 def metrics_process(queues: Sequence[str]) -> str:
     """A recognition worker (whatever else it consumes) takes the worker's metrics port, an embedding
     worker the embedder's: ``serve`` runs one of each on one host."""
@@ -65,8 +75,7 @@ async def run_worker(settings: Settings, queues: Sequence[str], stop: asyncio.Ev
             setup_dishka(container, broker)
             await broker.startup()
             started.append(broker)
-            # Queries are small and someone waits on each: an embedding worker takes a few at once.
-            concurrency = settings.broker.prefetch if queue == "recognition" else max(2, settings.broker.prefetch)
+            concurrency = job_concurrency(settings, queue)
             receivers.append(
                 asyncio.create_task(
                     run_receiver_task(

@@ -128,3 +128,30 @@ def test_detection_on_cpu_leaves_torch_thread_count_as_configured(tiny_detector:
     detector.detect_sync(card(320, 240))
     # ultralytics sets cpu_count - 1 threads on every CPU predict; the recogniser must not inherit that.
     assert torch.get_num_threads() == configured
+
+
+def test_the_detector_runs_on_its_share_of_the_cores_and_then_leaves_the_configured_count(
+    tiny_detector: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from kartoteka.infrastructure.ml import runtime
+
+    # As configure_torch_threads leaves them on a two-core machine (it runs once per process).
+    monkeypatch.setattr(runtime, "_configured_threads", 2)
+    monkeypatch.setattr(runtime, "_detector_threads", 1)
+    torch.set_num_threads(2)
+    detector = YoloWordDetector(settings(tiny_detector), CPU)
+    model = detector._model
+    real_predict = model.predict
+    seen: list[int] = []
+
+    def predict(*args: object, **kwargs: object) -> object:
+        seen.append(torch.get_num_threads())
+        return real_predict(*args, **kwargs)
+
+    monkeypatch.setattr(model, "predict", predict)
+    detector.detect_sync(card(320, 240))
+    detector.detect_sync(card(320, 240))
+    assert seen == [1, 1]  # while the recogniser, reading another card, keeps the other core
+    assert torch.get_num_threads() == 2

@@ -115,6 +115,13 @@ class InferenceSettings(Section):
         None, ge=1, description="torch intra-op threads; null uses every CPU this process may run on."
     )
     torch_interop_threads: int | None = Field(None, ge=1, description="torch inter-op threads.")
+    detector_threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op threads of the detector on a CPU. It works on the next card while the "
+        "recogniser reads the current one (broker.prefetch 2), so it takes a share of the cores, not all of "
+        "them; null: half of torch_threads, at least 1.",
+    )
 
     @field_validator("device")
     @classmethod
@@ -157,8 +164,20 @@ class BrokerSettings(Section):
     url: str | None = Field(
         None, description="amqp://user:password@host:port/vhost for RabbitMQ; null uses TaskIQ's Redis list broker."
     )
-    prefetch: int = Field(1, ge=1, le=1000, description="Jobs a worker holds unacknowledged (size it to the device).")
-    job_timeout_s: float = Field(600.0, gt=0, description="A job running longer than this is stopped and retried.")
+    prefetch: int = Field(
+        2,
+        ge=1,
+        le=1000,
+        description="Recognition jobs a worker runs at once and holds unacknowledged. 2 decodes and detects the "
+        "next card while the current one is read (each model still takes one card at a time); more only queues "
+        "cards in the worker's memory. 1 runs cards strictly one after another.",
+    )
+    job_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="A job running longer than this is stopped and retried (with several cards in flight, "
+        "the time a card waits for the recogniser counts).",
+    )
     max_retries: int = Field(
         3,
         ge=0,

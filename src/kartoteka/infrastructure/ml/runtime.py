@@ -27,6 +27,7 @@ R = TypeVar("R")
 
 _threads_configured = False
 _configured_threads: int | None = None
+_detector_threads: int | None = None
 _threads_lock = threading.Lock()
 
 
@@ -99,13 +100,14 @@ def configure_torch_threads(settings: InferenceSettings) -> None:
     OMP_NUM_THREADS=1 when it is unset, which would otherwise leave torch on
     a single core.
     """
-    global _threads_configured, _configured_threads
+    global _threads_configured, _configured_threads, _detector_threads
     import torch
 
     with _threads_lock:
         if _threads_configured:
             return
         _configured_threads = settings.torch_threads or available_cpus()
+        _detector_threads = settings.detector_threads or max(1, _configured_threads // 2)
         torch.set_num_threads(_configured_threads)
         if settings.torch_interop_threads is not None:
             try:
@@ -113,6 +115,22 @@ def configure_torch_threads(settings: InferenceSettings) -> None:
             except RuntimeError:
                 log.warning("torch inter-op threads already fixed; keeping %d", torch.get_num_interop_threads())
         _threads_configured = True
+
+
+def use_detector_threads() -> None:
+    """Give the calling thread's torch ops the detector's share of the cores.
+
+    torch keeps the intra-op count per calling thread (OpenMP), so this changes the
+    detector's own thread only; ``restore_torch_threads`` afterwards leaves the
+    process-wide count as configured. The share matters when a worker has two cards
+    in flight: the detector and the recogniser then run at once, and two teams of
+    every core each would stall each other (a thread of a team waiting at a barrier
+    while the core it needs runs the other team).
+    """
+    import torch
+
+    if _detector_threads is not None and torch.get_num_threads() != _detector_threads:
+        torch.set_num_threads(_detector_threads)
 
 
 def restore_torch_threads() -> None:

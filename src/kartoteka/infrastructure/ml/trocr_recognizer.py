@@ -24,7 +24,7 @@ from kartoteka.domain.recognition.transcript import ModelIdentity
 from kartoteka.infrastructure.config.settings import RecognizerSettings
 from kartoteka.infrastructure.ml.model_files import resolve_model_path, revision_of
 from kartoteka.infrastructure.ml.quantize import quantized_copy
-from kartoteka.infrastructure.ml.runtime import Device, InferenceThread
+from kartoteka.infrastructure.ml.runtime import Device, InferenceThread, restore_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ class TrOcrRecognizer:
             return []
         import torch
 
+        if not self._device.is_cuda:
+            # ultralytics lowers torch's thread count on every CPU predict, and the detector may be busy with
+            # the next card meanwhile: the recogniser's thread keeps the configured count whatever it did.
+            restore_torch_threads()
         kwargs = {**self._generation, **generation}
         with torch.inference_mode():
             out = self._model.generate(

@@ -21,7 +21,7 @@ from kartoteka.domain.recognition.layout import Detection
 from kartoteka.domain.recognition.transcript import ModelIdentity
 from kartoteka.infrastructure.config.settings import DetectorSettings
 from kartoteka.infrastructure.ml.model_files import pick_file, resolve_model_path, revision_of
-from kartoteka.infrastructure.ml.runtime import Device, InferenceThread, restore_torch_threads
+from kartoteka.infrastructure.ml.runtime import Device, InferenceThread, restore_torch_threads, use_detector_threads
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class YoloWordDetector:
     def detect_sync(self, image: Image.Image) -> list[Detection]:
         """Run the model on the (resized) card; boxes come back in the card's own pixels."""
         resized, sx, sy = self._resize(image)
+        if not self._device.is_cuda:
+            use_detector_threads()
         result = self._model.predict(
             resized,
             conf=self._settings.conf,

@@ -11,7 +11,7 @@ import pytest
 
 from kartoteka.application.recognition.manage_tasks import CancelTask, RetryTask
 from kartoteka.application.recognition.outbox_messages import JOBS
-from kartoteka.application.recognition.process_card import Outcome, ProcessCard
+from kartoteka.application.recognition.process_card import CardRecognizer, Outcome, ProcessCard
 from kartoteka.application.recognition.submit_cards import SubmitCards, Upload, UploadLimits
 from kartoteka.application.recognition.sweep_tasks import SweepTasks
 from kartoteka.application.shared.images import UnreadableImageError
@@ -44,7 +44,7 @@ POLICY = RetryPolicy(max_runs=3, backoff_base_s=0.0, backoff_max_s=0.0, lease_s=
 class World:
     def __init__(
         self,
-        recognizer: ScriptedRecognizer,
+        recognizer: CardRecognizer,
         storage: MemoryStorage | None = None,
         policy: RetryPolicy = POLICY,
         timeout_s: float = 600.0,
