@@ -84,7 +84,7 @@ need_fixtures() {
     dir=$DEPLOY_CACHE/fixtures-$key
     if [[ ! -s $dir/config.yaml ]]; then
         rm -rf "$dir.tmp"
-        "$ROOT/.venv/bin/kartoteka" dev fixtures "$dir.tmp" --cards 2 >/dev/null || die "kartoteka dev fixtures"
+        "$ROOT/.venv/bin/kartoteka" dev fixtures "$dir.tmp" --cards 2 --untrained >/dev/null || die "kartoteka dev fixtures"
         # The config names the models by absolute path: rewrite it for the directory's final name.
         sed -i "s#$dir.tmp#$dir#g" "$dir.tmp/config.yaml"
         rm -rf "$dir" && mv "$dir.tmp" "$dir"

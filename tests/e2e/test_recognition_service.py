@@ -300,7 +300,16 @@ def test_jobs_submitted_while_the_broker_is_down_all_run_once_it_returns(
         for name in ("api", "relay", "worker"):
             service.start(name, name)
         wait_until(lambda: _ready(service.base), 60, "the api to be ready", service.alive())
-
+        # The relay and the worker connect in their own time: the outage starts once both have.
+        wait_until(
+            lambda: (
+                "relay delivering the outbox" in (tmp_path / "relay.log").read_text(errors="replace")
+                and "worker consuming" in (tmp_path / "worker.log").read_text(errors="replace")
+            ),
+            120,
+            "the relay and the worker to connect",
+            service.alive(),
+        )
         own_broker.stop()
         files = []
         for seed in (1, 2, 3):

@@ -68,6 +68,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
         tasks = await container.get(SweepTasks)
         embeddings = await container.get(ResendLostEmbeddings)
         orphans = await container.get(SweepOrphanObjects)
+        log.info("relay delivering the outbox")  # its broker and database are connected by now
         await asyncio.gather(
             relay.run(stop),
             sweep_until(tasks, embeddings, settings.broker.sweep_interval_s, stop),
