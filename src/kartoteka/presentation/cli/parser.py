@@ -6,6 +6,19 @@ import argparse
 from pathlib import Path
 
 
+def _add_card_options(command: argparse.ArgumentParser) -> None:
+    """The options of the commands that draw synthetic cards: which seeds, which hands."""
+    command.add_argument("--seed", type=int, default=0, help="first card's seed (default 0)")
+    command.add_argument(
+        "--font",
+        dest="fonts",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="write the cards in this font (repeatable; default: the installed handwriting fonts)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kartoteka",
@@ -51,15 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth = dataset_commands.add_parser("synth", help="a training set of synthetic cards (needs a checkout)")
     synth.add_argument("out", type=Path, metavar="OUT", help="an empty or new directory")
     synth.add_argument("--cards", type=int, required=True, help="number of cards")
-    synth.add_argument("--seed", type=int, default=0, help="first card's seed (default 0)")
-    synth.add_argument(
-        "--font",
-        dest="fonts",
-        type=Path,
-        action="append",
-        metavar="FILE",
-        help="write the cards in this font (repeatable; default: the installed handwriting fonts)",
-    )
+    _add_card_options(synth)
     synth.add_argument("--workers", type=int, default=1, help="processes drawing cards (default 1)")
     export = dataset_commands.add_parser("export", help="a training set of the archive's corrected cards, or of DIR")
     export.add_argument("out", type=Path, metavar="OUT", help="an empty or new directory")
@@ -191,13 +196,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cards.add_argument("directory", type=Path, metavar="DIR")
     cards.add_argument("--cards", type=int, default=20, help="number of cards (default 20)")
-    cards.add_argument("--seed", type=int, default=0, help="first card's seed (default 0)")
-    cards.add_argument(
-        "--font",
-        dest="fonts",
-        type=Path,
-        action="append",
-        metavar="FILE",
-        help="write the cards in this font (repeatable; default: the installed handwriting fonts)",
-    )
+    _add_card_options(cards)
     return parser
