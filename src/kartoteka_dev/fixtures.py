@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from kartoteka_dev.synthetic_cards import write_cards
-from kartoteka_dev.tiny_models import build_tiny_models
+from kartoteka_dev.tiny_models import build_tiny_detector, build_tiny_recognizer, export_recognizer_onnx
 
 #: The demo models committed with the checkout (each one's README.md says how it was made and measured).
 DEMO_MODELS = Path(__file__).resolve().parents[2] / "models" / "demo"
@@ -33,19 +33,19 @@ def write_fixtures(directory: Path, *, cards: int = 3, onnx: bool = False, untra
     models = root / "models"
     demo_detector = not untrained and DEMO_DETECTOR.is_file()
     demo_recognizer = not untrained and not onnx and (DEMO_RECOGNIZER / "config.json").is_file()
-    tiny = None if demo_detector and demo_recognizer else build_tiny_models(models, with_onnx=onnx)
+    # Only the models missing from models/demo are built.
     if demo_detector:
         shutil.copytree(DEMO_DETECTOR.parent, models / "demo-detector", dirs_exist_ok=True)
         detector, settings = models / "demo-detector" / DEMO_DETECTOR.name, DEMO_DETECTOR_SETTINGS
     else:
-        assert tiny is not None
-        detector, settings = tiny.detector, UNTRAINED_DETECTOR_SETTINGS
+        detector, settings = build_tiny_detector(models / "yolo"), UNTRAINED_DETECTOR_SETTINGS
     if demo_recognizer:
         shutil.copytree(DEMO_RECOGNIZER, models / "demo-recognizer", dirs_exist_ok=True)
         recognizer = models / "demo-recognizer"
     else:
-        assert tiny is not None
-        recognizer = tiny.recognizer
+        recognizer = build_tiny_recognizer(models / "trocr")
+        if onnx:
+            export_recognizer_onnx(recognizer, models / "trocr-onnx")
     trained, untrained_kind = "the trained demo model", "tiny, untrained"
     kinds = (
         f"detector: {trained if demo_detector else untrained_kind + ' (it finds no words at a real threshold)'}",

@@ -10,7 +10,6 @@ like the real ones: nothing here is a test-only loading path.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from kartoteka.domain.recognition.text import DIALECT_MARKS
@@ -22,13 +21,6 @@ _CORPUS = (
     "Шаньга́, ж. Ватрушка с картошкой. Ёлка, щука, чаща, съезд, объём, ЭЮЯ эюя ЪЫЬ ъыь. "
     "Говорят: «ба́ско, ла́дно», по‿за́ реке̑, ко‿двору́. Ж Ш Щ Ц Ч Й й ё Ё 0123456789 .,;:-—()«»"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TinyModels:
-    detector: Path
-    recognizer: Path
-    recognizer_onnx: Path | None
 
 
 def dialect_alphabet() -> str:
@@ -176,10 +168,3 @@ def export_recognizer_onnx(source: Path, target: Path) -> Path:
     main_export(str(source), output=str(target), task="image-to-text-with-past", device="cpu")
     TrOCRProcessor.from_pretrained(source).save_pretrained(target)
     return target
-
-
-def build_tiny_models(directory: Path, *, with_onnx: bool = True) -> TinyModels:
-    detector = build_tiny_detector(directory / "yolo")
-    recognizer = build_tiny_recognizer(directory / "trocr")
-    onnx = export_recognizer_onnx(recognizer, directory / "trocr-onnx") if with_onnx else None
-    return TinyModels(detector=detector, recognizer=recognizer, recognizer_onnx=onnx)
