@@ -266,14 +266,16 @@ def _train(args: argparse.Namespace) -> int:
             data = args.data / "recognizer" if (args.data / "recognizer").is_dir() else args.data
             try:
                 height, width = (int(v) for v in args.image_size.lower().split("x"))
+                patch_height, patch_width = (int(v) for v in args.patch.lower().split("x"))
             except ValueError:
-                print(f"kartoteka: --image-size {args.image_size}: expected HxW, as 32x128", file=sys.stderr)
+                print(f"kartoteka: --image-size {args.image_size}, --patch {args.patch}: expected HxW", file=sys.stderr)
                 return EXIT_CONFIG
             job = RecognizerTraining(
                 image_height=height,
                 image_width=width,
                 minutes=args.minutes,
                 encoder=args.encoder,
+                patch=(patch_height, patch_width),
                 data=data,
                 out=args.out,
                 base=args.base,
@@ -282,6 +284,7 @@ def _train(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 learning_rate=args.lr,
                 eval_every=args.eval_every,
+                ctc_weight=args.ctc_weight,
                 precision=args.precision,
                 device=device,
                 seed=args.seed,

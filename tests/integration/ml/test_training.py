@@ -14,6 +14,7 @@ from kartoteka.domain.recognition.text import DIALECT_MARKS
 from kartoteka.entrypoint import main
 from kartoteka.infrastructure.config.settings import Settings
 from kartoteka.infrastructure.ml.training.char_tokenizer import build_char_tokenizer
+from kartoteka.infrastructure.ml.training.ctc_alignment import build_ctc_head, ctc_loss, encoder_grid
 from kartoteka.infrastructure.ml.training.recognizer import RecognizerTraining, train_recognizer
 
 pytestmark = pytest.mark.slow
@@ -35,6 +36,32 @@ def test_the_character_tokenizer_round_trips_every_dialect_mark() -> None:
     assert tokenizer.unk_token_id not in ids
     assert tokenizer.decode(ids, skip_special_tokens=True) == text
     assert tokenizer("ж☃").input_ids[2] == tokenizer.unk_token_id  # outside the alphabet: unknown, not dropped
+
+
+def test_the_ctc_loss_reads_the_encoder_grid_column_by_column() -> None:
+    import torch
+    from transformers import SwinConfig, ViTConfig
+
+    assert encoder_grid(ViTConfig(patch_size=8), 32, 128) == (4, 16)
+    assert encoder_grid(SwinConfig(patch_size=4, depths=[2, 2]), 32, 128) == (4, 16)
+    assert encoder_grid(ViTConfig(patch_size=16), 384, 384) == (24, 24)
+
+    rows, columns, vocabulary, blank = 2, 6, 5, 0
+    head = build_ctc_head(vocabulary, rows, vocabulary)
+    with torch.no_grad():  # each column's score is its first row's state: a grid can spell a word outright
+        head.weight.zero_()
+        head.bias.zero_()
+        head.weight[:, :vocabulary] = torch.eye(vocabulary) * 20
+    spelled = [1, 0, 2, 0, 3, 0]  # "1 2 3" with blanks between
+    grid = torch.zeros(1, rows * columns, vocabulary)
+    for column, token in enumerate(spelled):
+        grid[0, column, token] = 1.0  # row 0 of the raster-ordered grid
+    with_class_token = torch.cat([torch.full((1, 1, vocabulary), 5.0), grid], dim=1)
+    right = ctc_loss(head, with_class_token, torch.tensor([[1, 2, 3, 4, -100]]), blank, ignore={4})
+    wrong = ctc_loss(head, with_class_token, torch.tensor([[3, 2, 1, 4, -100]]), blank, ignore={4})
+    too_long = ctc_loss(head, grid, torch.tensor([[1, 1, 1, 1, 1, 1, 1]]), blank, ignore=set())
+    assert right.item() < 0.01 < 1.0 < wrong.item()
+    assert too_long.item() == 0.0  # more characters than columns: left out rather than infinite
 
 
 def test_a_time_budget_ends_training_and_a_bad_image_size_is_refused(
@@ -60,6 +87,9 @@ def test_a_time_budget_ends_training_and_a_bad_image_size_is_refused(
     )
     assert code == 2
     assert "multiples of 8" in capsys.readouterr().err
+    code = main(["train", "recognizer", "--data", str(training_set), "--out", str(tmp_path / "y"), "--patch", "32x5"])
+    assert code == 2
+    assert "patch 32x5 does not tile the image size 32x128" in capsys.readouterr().err
 
 
 def test_a_swin_encoder_from_scratch_is_what_the_worker_loads(training_set: Path, tmp_path: Path) -> None:
@@ -80,6 +110,34 @@ def test_a_swin_encoder_from_scratch_is_what_the_worker_loads(training_set: Path
     model = VisionEncoderDecoderModel.from_pretrained(out)
     assert model.config.encoder.model_type == "swin"
     assert "swin encoder" in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_model_trained_on_two_words_reads_them_back_from_their_first_letter(
+    training_set: Path, tmp_path: Path
+) -> None:
+    """A loss shifted by one place (the next token but one) would still fall, but the words would lose a letter."""
+    records = [json.loads(line) for line in (training_set / "recognizer" / "train" / "metadata.jsonl").open()]
+    words = [r for r in records if len(r["text"]) >= 4][:2]
+    data = tmp_path / "two-words"
+    for split in ("train", "validation"):
+        (data / split).mkdir(parents=True)
+        for record in words:
+            source = training_set / "recognizer" / "train" / record["file_name"]
+            (data / split / record["file_name"]).write_bytes(source.read_bytes())
+        lines = [json.dumps({"file_name": r["file_name"], "text": r["text"]}, ensure_ascii=False) for r in words]
+        (data / split / "metadata.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    job = RecognizerTraining(
+        data=data,
+        out=tmp_path / "memorised",
+        size="tiny",
+        steps=150,
+        batch_size=2,
+        learning_rate=2e-3,
+        warmup_steps=10,
+        eval_every=150,
+        eval_words=2,
+    )
+    assert train_recognizer(job, lambda line: None).validation_cer == 0.0
 
 
 class Interrupted(Exception):
@@ -114,6 +172,7 @@ def test_training_learns_resumes_and_writes_a_model_the_worker_loads(
     assert result.steps == 120
     assert [h["step"] for h in result.history] == [60, 120]
     assert result.history[1]["loss"] < result.history[0]["loss"] < 4.5  # it learns (from ~5 at the start)
+    assert result.history[1]["ctc_loss"] < result.history[0]["ctc_loss"]  # the encoder learns where characters are
     assert result.validation_cer is not None
     assert not (out / "checkpoint").exists()
     card = (out / "README.md").read_text(encoding="utf-8")

@@ -97,9 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     recognizer.add_argument(
         "--image-size", default="32x128", metavar="HxW", help="from scratch: the input height x width (32x128)"
     )
+    recognizer.add_argument(
+        "--patch", default="8x8", metavar="HxW", help="from scratch, ViT: the patch height x width (8x8)"
+    )
     recognizer.add_argument("--batch-size", type=int, default=32)
     recognizer.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (fine-tuning: try 5e-5)")
     recognizer.add_argument("--eval-every", type=int, default=250, metavar="STEPS")
+    recognizer.add_argument(
+        "--ctc-weight",
+        type=float,
+        default=0.5,
+        metavar="W",
+        help="weight of the auxiliary CTC loss that teaches the encoder where characters are (0.5; 0: off)",
+    )
     recognizer.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
     recognizer.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     detector = train_commands.add_parser("detector", help="train the YOLO word detector (ultralytics)")

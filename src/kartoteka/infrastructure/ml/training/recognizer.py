@@ -26,6 +26,7 @@ from PIL import Image
 from kartoteka.domain.recognition.quality import edit_distance
 from kartoteka.domain.recognition.text import normalize_text
 from kartoteka.infrastructure.ml.training.char_tokenizer import build_char_tokenizer
+from kartoteka.infrastructure.ml.training.ctc_alignment import build_ctc_head, ctc_loss, encoder_grid
 
 SCRATCH = "scratch"
 #: Encoder and decoder widths, depths and heads of the models ``--base scratch`` builds.
@@ -46,7 +47,8 @@ class RecognizerTraining:
     out: Path
     base: str = SCRATCH  # a checkpoint directory, or "scratch"
     size: str = "small"
-    encoder: str = "vit"  # from scratch: vit (patches of 8 px) or swin (windowed, two stages)
+    encoder: str = "vit"  # from scratch: vit (patches of ``patch`` px) or swin (windowed, two stages)
+    patch: tuple[int, int] = (8, 8)  # a ViT's patch height and width; (image height, 4) reads the word in columns
     image_height: int = 32
     image_width: int = 128
     steps: int = 2000
@@ -61,6 +63,7 @@ class RecognizerTraining:
     seed: int = 0
     resume: bool = False
     minutes: float | None = None  # a time budget: the schedule runs by the clock and training stops when it is spent
+    ctc_weight: float = 0.5  # weight of the auxiliary CTC loss on the encoder (ctc_alignment); 0 turns it off
 
 
 @dataclass(slots=True)
@@ -108,7 +111,10 @@ def train_recognizer(job: RecognizerTraining, report: Callable[[str], None]) -> 
     resuming = job.resume and (checkpoint / "state.pt").is_file()
     model, processor = _load_or_build(checkpoint if resuming else job.base, job, [e.text for e in train])
     model.to(job.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=job.learning_rate, weight_decay=0.01)
+    tokenizer = processor.tokenizer
+    ctc_head = _ctc_head(model, processor, job)
+    trained = [*model.parameters(), *(ctc_head.parameters() if ctc_head is not None else ())]
+    optimizer = torch.optim.AdamW(trained, lr=job.learning_rate, weight_decay=0.01)
     started = time.monotonic()
     clock = _Budget(job, started)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _warmup_then_cosine(step, job, clock))
@@ -120,25 +126,36 @@ def train_recognizer(job: RecognizerTraining, report: Callable[[str], None]) -> 
         schedule.load_state_dict(state["schedule"])
         step, history = state["step"], state["history"]
         random.setstate(state["python_rng"])
+        if ctc_head is not None and state.get("ctc_head") is not None:
+            ctc_head.load_state_dict(state["ctc_head"])
         report(f"resumed at step {step} from {checkpoint}")
     scaler = torch.amp.GradScaler("cuda") if job.precision == "fp16" else None
-    tokenizer = processor.tokenizer
+    not_characters = {tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id}
     pixels_of = _PixelCache(processor, train)
     cer: float | None = None
     running: list[float] = []
+    running_ctc: list[float] = []
     model.train()
     while step < job.steps and not clock.spent():
         batch = random.sample(train, min(job.batch_size, len(train)))
         pixels = _augment(pixels_of(batch).to(job.device))
         labels = _labels(tokenizer, [e.text for e in batch], job.max_length).to(job.device)
         with _autocast(job):
-            loss = model(pixel_values=pixels, labels=labels).loss
+            output = model(pixel_values=pixels, decoder_input_ids=_decoder_inputs(model, labels))
+            decoder_loss = _next_token_loss(output.logits, labels)
+            loss = decoder_loss
+            if ctc_head is not None:
+                aligned = ctc_loss(
+                    ctc_head, output.encoder_last_hidden_state, labels, tokenizer.pad_token_id, not_characters
+                )
+                running_ctc.append(float(aligned.item()))
+                loss = loss + job.ctc_weight * aligned
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
         else:
             loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
@@ -147,14 +164,21 @@ def train_recognizer(job: RecognizerTraining, report: Callable[[str], None]) -> 
         optimizer.zero_grad(set_to_none=True)
         schedule.step()
         step += 1
-        running.append(float(loss.item()))
+        running.append(float(decoder_loss.item()))  # comparable with or without CTC
         if step % job.eval_every == 0 or step == job.steps or clock.spent():
             cer = validation_cer(model, processor, validation, job) if validation else None
             mean_loss = sum(running) / len(running)
+            point = {"step": step, "loss": mean_loss}
+            if running_ctc:
+                point["ctc_loss"] = sum(running_ctc) / len(running_ctc)
+            if cer is not None:
+                point["validation_cer"] = cer
+            history.append(point)
             running.clear()
-            history.append({"step": step, "loss": mean_loss, **({"validation_cer": cer} if cer is not None else {})})
-            _save_checkpoint(checkpoint, model, processor, optimizer, schedule, step, history)
-            shown = f", validation CER {cer:.4f}" if cer is not None else ""
+            running_ctc.clear()
+            _save_checkpoint(checkpoint, model, processor, optimizer, schedule, step, history, ctc_head)
+            shown = f"  CTC {point['ctc_loss']:.4f}" if "ctc_loss" in point else ""
+            shown += f", validation CER {cer:.4f}" if cer is not None else ""
             report(
                 f"step {step}/{clock.planned(step)}  loss {mean_loss:.4f}{shown}  ({time.monotonic() - started:.0f} s)"
             )
@@ -163,6 +187,16 @@ def train_recognizer(job: RecognizerTraining, report: Callable[[str], None]) -> 
     _save_final(job, model, processor, result)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return result
+
+
+def _ctc_head(model: Any, processor: Any, job: RecognizerTraining) -> Any:
+    if job.ctc_weight <= 0:
+        return None
+    size = processor.image_processor.size  # a base checkpoint's own input size, not --image-size
+    rows, columns = encoder_grid(model.config.encoder, int(size["height"]), int(size["width"]))
+    if rows < 1 or columns < 2:
+        raise TrainingDataError(f"input {size['height']}x{size['width']} is too small for the CTC loss")
+    return build_ctc_head(model.encoder.config.hidden_size, rows, len(processor.tokenizer)).to(job.device)
 
 
 def validation_cer(model: Any, processor: Any, examples: Sequence[_Example], job: RecognizerTraining) -> float:
@@ -290,6 +324,26 @@ def _pixels(processor: Any, paths: Sequence[Path]) -> Any:
     return processor(images=images, return_tensors="pt").pixel_values
 
 
+def _decoder_inputs(model: Any, labels: Any) -> Any:
+    """``<s>`` then the labels, one place to the right: what the decoder sees while it predicts each label."""
+    from transformers.models.vision_encoder_decoder.modeling_vision_encoder_decoder import shift_tokens_right
+
+    return shift_tokens_right(labels, model.config.pad_token_id, model.config.decoder_start_token_id)
+
+
+def _next_token_loss(logits: Any, labels: Any) -> Any:
+    """Cross-entropy of each position's logits against the label at that same position.
+
+    Computed here rather than taken from the model: VisionEncoderDecoder in
+    transformers 4.5x scores its logits with the causal-LM loss, which shifts
+    the labels a second time, so a model trained on it learns to predict the
+    character after next and drops every word's first letter.
+    """
+    import torch.nn.functional as F
+
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+
+
 def _labels(tokenizer: Any, texts: Sequence[str], max_length: int) -> Any:
     """Token ids then ``</s>``, padded with -100 (ignored by the loss); the decoder starts from ``<s>`` itself."""
     import torch
@@ -327,6 +381,10 @@ def _build(job: RecognizerTraining, texts: Sequence[str]) -> tuple[Any, Any]:
         raise TrainingDataError(f"unknown model size {job.size!r}; one of {', '.join(SIZES)}")
     if job.image_height % 8 or job.image_width % 8:
         raise TrainingDataError(f"image size {job.image_height}x{job.image_width}: both sides must be multiples of 8")
+    if job.encoder == "vit" and (job.image_height % job.patch[0] or job.image_width % job.patch[1]):
+        raise TrainingDataError(
+            f"patch {job.patch[0]}x{job.patch[1]} does not tile the image size {job.image_height}x{job.image_width}"
+        )
     size = SIZES[job.size]
     tokenizer = build_char_tokenizer(texts)
     encoder: Any
@@ -344,7 +402,7 @@ def _build(job: RecognizerTraining, texts: Sequence[str]) -> tuple[Any, Any]:
     elif job.encoder == "vit":
         encoder = ViTConfig(
             image_size=(job.image_height, job.image_width),
-            patch_size=8,
+            patch_size=list(job.patch) if job.patch[0] != job.patch[1] else job.patch[0],
             hidden_size=size["hidden"],
             num_hidden_layers=size["layers"],
             num_attention_heads=size["heads"],
@@ -379,7 +437,14 @@ def _build(job: RecognizerTraining, texts: Sequence[str]) -> tuple[Any, Any]:
 
 
 def _save_checkpoint(
-    directory: Path, model: Any, processor: Any, optimizer: Any, schedule: Any, step: int, history: list[Any]
+    directory: Path,
+    model: Any,
+    processor: Any,
+    optimizer: Any,
+    schedule: Any,
+    step: int,
+    history: list[Any],
+    ctc_head: Any,
 ) -> None:
     import torch
 
@@ -393,6 +458,7 @@ def _save_checkpoint(
         "step": step,
         "history": history,
         "python_rng": random.getstate(),
+        "ctc_head": ctc_head.state_dict() if ctc_head is not None else None,
     }
     torch.save(state, partial / "state.pt")
     shutil.rmtree(directory, ignore_errors=True)
