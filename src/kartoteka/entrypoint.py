@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
-from kartoteka.infrastructure.config.settings import ConfigurationError, Settings, load_settings
+from kartoteka.infrastructure.config.settings import CONFIG_PATH_VARIABLE, ConfigurationError, Settings, load_settings
 from kartoteka.infrastructure.ml.offline import prepare_offline_environment
 from kartoteka.presentation.cli.parser import build_parser
 
@@ -55,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kartoteka.infrastructure.observability.log_records import configure_logging
 
         configure_logging(settings.logging.format, settings.logging.level)
+    if args.command in {"recognize", "eval"} and not (args.config or os.environ.get(CONFIG_PATH_VARIABLE)):
+        settings = _demo_models_unless_configured(settings)
     if args.command == "recognize":
         return asyncio.run(_recognize(settings, args))
     if args.command == "eval":
@@ -154,6 +156,49 @@ async def _until_signalled(body: Callable[[asyncio.Event], Awaitable[None]]) -> 
         loop.add_signal_handler(sig, stop.set)
     await body(stop)
     return 0
+
+
+def _demo_models_unless_configured(settings: Settings) -> Settings:
+    """In a checkout, with no model configured and the published ones not on this machine: the demo models.
+
+    So a fresh clone's ``kartoteka recognize card.jpg`` reads the card instead
+    of stopping at a missing checkpoint. It says so on stderr, and every
+    transcript names the models that read it; an installed package (no
+    checkout, no demo models) keeps the published checkpoints and their
+    clear error when they are missing.
+    """
+    from kartoteka.application.shared.models import ModelUnavailableError
+    from kartoteka.infrastructure.ml.model_files import resolve_model_path
+
+    recognition = settings.recognition
+    if "model" in recognition.detector.model_fields_set | recognition.recognizer.model_fields_set:
+        return settings
+    try:
+        resolve_model_path(recognition.detector.model, role="detector")
+        resolve_model_path(recognition.recognizer.model, role="recognizer")
+        return settings
+    except ModelUnavailableError:
+        pass
+    try:
+        from kartoteka_dev.fixtures import demo_recognition_settings
+    except ImportError:  # an installed package: no checkout around it
+        return settings
+    demo = demo_recognition_settings()
+    if demo is None:
+        return settings
+    detector, recognizer = demo
+    print(
+        f"kartoteka: no model configured and {recognition.recognizer.model} is not on this machine: reading with "
+        f"the checkout's demo models (trained on synthetic cards), {detector['model']} and {recognizer['model']}",
+        file=sys.stderr,
+    )
+    chosen = recognition.model_copy(
+        update={
+            "detector": recognition.detector.model_copy(update=detector),
+            "recognizer": recognition.recognizer.model_copy(update=recognizer),
+        }
+    )
+    return settings.model_copy(update={"recognition": chosen})
 
 
 async def _recognize(settings: Settings, args: argparse.Namespace) -> int:

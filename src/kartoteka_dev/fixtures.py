@@ -1,10 +1,10 @@
 """``kartoteka dev fixtures``: everything needed to try the pipeline without the published models.
 
 The checkout's trained demo models (``models/demo``) are used where they are
-there: the demo detector finds the words of a card. A model that is not there
-(the demo recogniser is not trained yet), or every model with ``untrained``, is
-a tiny untrained model of the same architecture instead, for what only needs
-the code path; what an untrained recogniser reads is noise. The directory is
+there: they find and read the words of a card. A model that is not there, or
+every model with ``untrained``, is a tiny untrained model of the same
+architecture instead, for what only needs the code path; what an untrained
+recogniser reads is noise. The directory is
 self-contained, the models copied in, so it can be mounted into a container
 as it is.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from kartoteka_dev.synthetic_cards import write_cards
 from kartoteka_dev.tiny_models import build_tiny_detector, build_tiny_recognizer, export_recognizer_onnx
@@ -24,6 +25,13 @@ DEMO_RECOGNIZER = DEMO_MODELS / "recognizer"
 #: The settings the demo detector was measured with (``kartoteka eval``, models/demo/detector/README.md).
 DEMO_DETECTOR_SETTINGS = {"conf": 0.25, "imgsz": 416, "max_det": 100}
 UNTRAINED_DETECTOR_SETTINGS = {"conf": 0.0, "imgsz": 320, "max_det": 40}
+
+
+def demo_recognition_settings() -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The detector and recogniser settings that read with the committed demo models; None unless both are here."""
+    if not (DEMO_DETECTOR.is_file() and (DEMO_RECOGNIZER / "config.json").is_file()):
+        return None
+    return {"model": str(DEMO_DETECTOR), **DEMO_DETECTOR_SETTINGS}, {"model": str(DEMO_RECOGNIZER)}
 
 
 def write_fixtures(directory: Path, *, cards: int = 3, onnx: bool = False, untrained: bool = False) -> Path:
