@@ -8,10 +8,11 @@
 #
 #   scripts/train-demo-models.sh [OUT]        (default var/demo-training)
 #
-# Both train at once, each on half the cores (on a GPU, both on it). RECOGNIZER_MORE_MINUTES (0) goes on
-# with the recogniser alone on every core from where it got to (a second run from its weights).
+# Both train at once, each on half the cores (on a GPU, both on it); then the recogniser goes on alone on
+# every core for RECOGNIZER_MORE_MINUTES from where it got to (a second run from its weights, at a third of
+# the learning rate).
 # Settings by environment: CARDS (1500), WORKERS (all cores), DEVICE (auto), RECOGNIZER_MINUTES (40),
-# RECOGNIZER_MORE_MINUTES (0), RECOGNIZER_BATCH (32; a GPU wants 256), DETECTOR_MINUTES (42; DETECTOR_EPOCHS
+# RECOGNIZER_MORE_MINUTES (14), RECOGNIZER_BATCH (32; a GPU wants 256), DETECTOR_MINUTES (42; DETECTOR_EPOCHS
 # instead, if set), FONT_DIR (a folder holding the font files by name; default: the Debian paths),
 # KARTOTEKA (the command; default .venv/bin/kartoteka), TRAIN_UNTIL (a `date +%s` time by which both
 # trainings end: their budgets become what is left after the training set, less a minute to save and
@@ -24,7 +25,7 @@ cards=${CARDS:-1500}
 workers=${WORKERS:-$(nproc)}
 device=${DEVICE:-auto}
 minutes=${RECOGNIZER_MINUTES:-40}
-more_minutes=${RECOGNIZER_MORE_MINUTES:-0}
+more_minutes=${RECOGNIZER_MORE_MINUTES:-14}
 batch=${RECOGNIZER_BATCH:-32}
 detector_minutes=${DETECTOR_MINUTES:-42}
 threads=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))
@@ -62,19 +63,19 @@ detector() {
     $kartoteka train detector --data "$out/data" --base yolo11n.yaml --out "$out/detector" \
         "${detector_budget[@]}" --imgsz 416 --batch-size 16 --device "$device" --threads "$threads"
 }
-recognizer() {  # base, minutes, threads
+recognizer() {  # base, minutes, threads, peak learning rate
     # shellcheck disable=SC2086
     $kartoteka train recognizer --data "$out/data" --base "$1" --encoder vit --patch 32x4 --size small \
         --image-size 32x128 --out "$out/recognizer" --steps 100000 --minutes "$2" --batch-size "$batch" \
-        --lr 1e-3 --eval-every 1000 --device "$device" --threads "$3"
+        --lr "$4" --eval-every 1000 --device "$device" --threads "$3"
 }
 detector > "$out/detector.log" 2>&1 &
 detector_pid=$!
-recognizer scratch "$minutes" "$threads" 2>&1 | tee "$out/recognizer.log"
+recognizer scratch "$minutes" "$threads" 1e-3 2>&1 | tee "$out/recognizer.log"
 wait "$detector_pid" || { tail -30 "$out/detector.log"; exit 1; }
 tail -3 "$out/detector.log"
 if [[ $more_minutes != 0 ]]; then
     rm -rf "$out/recognizer-first" && mv "$out/recognizer" "$out/recognizer-first"
-    recognizer "$out/recognizer-first" "$more_minutes" "$(nproc)" 2>&1 | tee -a "$out/recognizer.log"
+    recognizer "$out/recognizer-first" "$more_minutes" "$(nproc)" 3e-4 2>&1 | tee -a "$out/recognizer.log"
 fi
 echo "train-demo-models: done in $((SECONDS - started)) s"

@@ -254,8 +254,11 @@ def _warmup_then_cosine(step: int, job: RecognizerTraining, clock: _Budget) -> f
 def _augment(pixels: Any) -> Any:
     """A little shift, scale, tilt and contrast change per word, so many epochs over one set do not memorise it.
 
-    Kept within what the detector's boxes vary by: a few per cent of the crop,
-    a degree or two; done on the batch's device, where it costs next to nothing.
+    Kept within what the detector's boxes vary by: a few per cent of the
+    crop's width, a degree or two, and more of its height (a detector's box
+    may reach a tenth higher or lower than the true one, and a mark above a
+    letter must read the same either way); done on the batch's device, where
+    it costs next to nothing.
     """
     import torch
     import torch.nn.functional as F
@@ -263,15 +266,16 @@ def _augment(pixels: Any) -> Any:
     n = pixels.shape[0]
     device = pixels.device
     scale = torch.empty(n, device=device).uniform_(0.92, 1.06)
+    tall = torch.empty(n, device=device).uniform_(0.92, 1.25)  # the box's height: a little tighter to much looser
     angle = torch.empty(n, device=device).uniform_(-0.03, 0.03)
     shear = torch.empty(n, device=device).uniform_(-0.1, 0.1)
     theta = torch.zeros(n, 2, 3, device=device)
     theta[:, 0, 0] = scale * torch.cos(angle)
     theta[:, 0, 1] = -torch.sin(angle) + shear
     theta[:, 1, 0] = torch.sin(angle)
-    theta[:, 1, 1] = scale * torch.cos(angle)
+    theta[:, 1, 1] = tall * torch.cos(angle)
     theta[:, 0, 2] = torch.empty(n, device=device).uniform_(-0.04, 0.04)
-    theta[:, 1, 2] = torch.empty(n, device=device).uniform_(-0.08, 0.08)
+    theta[:, 1, 2] = torch.empty(n, device=device).uniform_(-0.12, 0.12)
     grid = F.affine_grid(theta, list(pixels.shape), align_corners=False)
     moved = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
     contrast = torch.empty(n, 1, 1, 1, device=device).uniform_(0.75, 1.15)
